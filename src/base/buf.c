@@ -1,0 +1,88 @@
+/* buf.c - growable NUL-terminated byte buffer. */
+#include "base/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mem.h"
+
+void db_buf_reserve(db_buf *b, size_t extra) {
+  if (b->len + extra + 1 <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < b->len + extra + 1) cap *= 2;
+  b->data = db_realloc(b->data, cap);
+  b->cap = cap;
+}
+
+void db_buf_append(db_buf *b, const void *p, size_t n) {
+  db_buf_reserve(b, n);
+  if (n) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+void db_buf_puts(db_buf *b, const char *s) { db_buf_append(b, s, strlen(s)); }
+
+void db_buf_putc(db_buf *b, char c) { db_buf_append(b, &c, 1); }
+
+void db_buf_vprintf(db_buf *b, const char *fmt, va_list ap) {
+  va_list copy;
+  va_copy(copy, ap);
+  int n = vsnprintf(NULL, 0, fmt, copy);
+  va_end(copy);
+  if (n <= 0) return;
+  db_buf_reserve(b, (size_t)n);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  b->len += (size_t)n;
+}
+
+void db_buf_printf(db_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  db_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+}
+
+void db_buf_csv_field(db_buf *b, const char *s) {
+  if (!s) return;
+  if (!strpbrk(s, ",\"\r\n")) {
+    db_buf_puts(b, s);
+    return;
+  }
+  db_buf_putc(b, '"');
+  for (; *s; s++) {
+    if (*s == '"') db_buf_putc(b, '"');
+    db_buf_putc(b, *s);
+  }
+  db_buf_putc(b, '"');
+}
+
+void db_buf_double(db_buf *b, double v) {
+  char tmp[32];
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+    if (strtod(tmp, NULL) == v) break;
+  }
+  db_buf_puts(b, tmp);
+}
+
+void db_buf_clear(db_buf *b) {
+  b->len = 0;
+  if (b->data) b->data[0] = '\0';
+}
+
+const char *db_buf_str(const db_buf *b) { return b->data ? b->data : ""; }
+
+char *db_buf_take(db_buf *b) {
+  char *s = b->data ? b->data : db_strdup("");
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return s;
+}
+
+void db_buf_free(db_buf *b) {
+  db_free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}

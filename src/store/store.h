@@ -1,0 +1,196 @@
+/* store.h - the backend-neutral store: everything databrain keeps durably.
+ *
+ * A store is opened from a URL ("sqlite:PATH"; a bare path means sqlite; "postgresql://…" once that
+ * backend exists) and reached only through the functions below, which dispatch through the backend's
+ * db_store_ops table. No SQLite or PostgreSQL type appears here.
+ *
+ * Data model (DESIGN.md §4, §6):
+ *   - catalog objects keyed by code, with an integer id assigned by the store;
+ *   - series = (indicator id, org unit id, dimension key) with an integer id; the dimension key is
+ *     "" or "SEX=F;AGE=Y15T64" (dimension=item pairs sorted by dimension code);
+ *   - observations keyed by (series id, period key) holding the current value, status and revision;
+ *     every earlier revision is kept in a history; every write belongs to a batch, whose number is the
+ *     change sequence number (monotonic, never reused) and which records source, actor, received time
+ *     and the idempotency key;
+ *   - append-only audit records.
+ *
+ * Transactions: db_store_begin .. db_store_commit (or db_store_rollback). Writes outside an explicit
+ * transaction are refused with DB_EINVAL. db_store_commit returns only once the data is durable.
+ * One writer at a time per store (a second writer waits up to the busy timeout, then DB_EBUSY); readers
+ * run concurrently on their own handles and see the last committed state.
+ *
+ * Ownership: strings passed in are copied as needed; rows passed to callbacks are valid only during the
+ * call. A db_store handle is used by one thread at a time. */
+#ifndef DB_STORE_H
+#define DB_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/diag.h"
+#include "model/catalog.h"
+
+typedef struct db_store db_store;
+
+/* Observation status. */
+typedef enum db_obs_status {
+  DB_STATUS_PROVISIONAL = 0,
+  DB_STATUS_OFFICIAL = 1,
+  DB_STATUS_ESTIMATED = 2,
+} db_obs_status;
+const char *db_obs_status_name(int status);
+int db_obs_status_parse(const char *s, size_t len, int *status); /* 0 or DB_EINVAL */
+
+/* What a write did to one observation. */
+typedef enum db_obs_outcome {
+  DB_OBS_INSERTED = 1, /* a new (series, period) */
+  DB_OBS_REVISED,      /* the value or status changed: the old one moved to the history */
+  DB_OBS_UNCHANGED,    /* same value and status as stored: not a revision, nothing written */
+  DB_OBS_DUPLICATE,    /* this batch already wrote this (series, period): nothing written */
+} db_obs_outcome;
+
+typedef struct db_obs {
+  int64_t series;
+  int64_t period; /* db_period_key */
+  double value;
+  int status;     /* db_obs_status */
+} db_obs;
+
+typedef struct db_obs_row {
+  int64_t series, indicator, orgunit;
+  const char *dimkey;
+  int64_t period;
+  double value;
+  int status;
+  int revision;     /* 1 for the first value, +1 per change */
+  int64_t seq;      /* batch (change sequence number) that wrote this revision */
+  int64_t received_ms;
+} db_obs_row;
+
+typedef struct db_obs_filter {
+  const int64_t *indicators; /* NULL = every indicator */
+  size_t n_indicators;
+  const int64_t *orgunits;   /* NULL = every unit */
+  size_t n_orgunits;
+  int64_t period_from, period_to; /* inclusive keys; 0 = open */
+  int64_t as_of_ms;  /* 0 = current values; else the revisions that were current at that instant */
+} db_obs_filter;
+
+typedef struct db_batch_info {
+  const char *idempotency_key; /* NULL when none */
+  const char *source;          /* file name, "api", … */
+  const char *actor;           /* user or token name; "cli" for the command line */
+  int64_t received_ms;
+} db_batch_info;
+
+/* The answer recorded for a batch, returned again to a client that retries with the same key. */
+typedef struct db_batch_summary {
+  int64_t seq;
+  int64_t inserted, revised, unchanged;
+  char *result_json; /* the full answer as JSON text (owned; free with db_batch_summary_free) */
+} db_batch_summary;
+void db_batch_summary_free(db_batch_summary *s);
+
+typedef struct db_series {
+  int64_t id, indicator, orgunit;
+  const char *dimkey;
+} db_series;
+
+typedef struct db_audit {
+  int64_t time_ms;
+  const char *actor, *action, *object; /* "cli", "catalog.import", "indicator:CPI_YOY" */
+  const char *detail;                  /* JSON text or NULL */
+} db_audit;
+
+typedef int (*db_obs_cb)(void *ctx, const db_obs_row *row);       /* nonzero stops the scan */
+typedef int (*db_series_cb)(void *ctx, const db_series *s);       /* nonzero stops */
+typedef int (*db_target_cb)(void *ctx, const db_target *t);       /* nonzero stops */
+
+typedef struct db_store_ops {
+  const char *scheme;
+  void (*close)(db_store *s);
+  int (*schema_version)(db_store *s, int *version);
+  int (*begin)(db_store *s, int bulk);
+  int (*commit)(db_store *s);
+  int (*rollback)(db_store *s);
+
+  int (*load_catalog)(db_store *s, db_catalog *out);
+  int (*put_orgunit)(db_store *s, db_orgunit *ou);
+  int (*put_succession)(db_store *s, const db_succession *su);
+  int (*put_agency)(db_store *s, db_agency *a);
+  int (*put_indicator)(db_store *s, db_indicator *ind);
+  int (*put_dimension)(db_store *s, db_dimension *dim);
+  int (*put_target)(db_store *s, const db_target *t);
+  int (*read_targets)(db_store *s, const char *indicator, db_target_cb cb, void *ctx);
+
+  int (*read_series)(db_store *s, db_series_cb cb, void *ctx);
+  int (*put_series)(db_store *s, db_series *series);
+
+  int (*batch_find)(db_store *s, const char *idempotency_key, db_batch_summary *out);
+  int (*batch_begin)(db_store *s, const db_batch_info *info, int64_t *seq);
+  int (*obs_write)(db_store *s, int64_t seq, const db_obs *rows, size_t n, db_obs_outcome *outcomes);
+  int (*batch_finish)(db_store *s, const db_batch_summary *summary);
+  int (*obs_read)(db_store *s, const db_obs_filter *f, db_obs_cb cb, void *ctx);
+  int (*obs_history)(db_store *s, int64_t series, int64_t period, db_obs_cb cb, void *ctx);
+
+  int (*audit_append)(db_store *s, const db_audit *a);
+  int (*audit_read)(db_store *s, int64_t after_id, int (*cb)(void *ctx, int64_t id, const db_audit *a),
+                    void *ctx);
+} db_store_ops;
+
+/* Every backend's handle starts with this. */
+struct db_store {
+  const db_store_ops *ops;
+};
+
+#define DB_STORE_SCHEMA_VERSION 1
+
+/* Opens (creating if needed) the store at url and brings its schema up to DB_STORE_SCHEMA_VERSION
+ * with the numbered migrations. A store whose schema is newer than this program is refused with
+ * DB_ESCHEMA; a url of an unknown scheme with DB_EUNSUPPORTED. Problems are explained in d. */
+int db_store_open(const char *url, db_store **out, db_diag *d);
+void db_store_close(db_store *s);
+
+/* The URL from --store, else $DATABRAIN_STORE, else "sqlite:databrain.db". */
+const char *db_store_default_url(const char *given);
+
+/* Transactions. `bulk` = 1 tells the backend a large load follows (it may trade memory for speed, never
+ * durability). Nested begin is DB_EINVAL. */
+int db_store_begin(db_store *s, int bulk);
+int db_store_commit(db_store *s);
+int db_store_rollback(db_store *s);
+int db_store_schema_version(db_store *s, int *version);
+
+/* Catalog: the whole catalog into out (initialised by the caller), and upserts by code that set ->id.
+ * Targets are upserted by (indicator, orgunit, period, kind). */
+int db_store_load_catalog(db_store *s, db_catalog *out);
+int db_store_put_orgunit(db_store *s, db_orgunit *ou);
+int db_store_put_succession(db_store *s, const db_succession *su);
+int db_store_put_agency(db_store *s, db_agency *a);
+int db_store_put_indicator(db_store *s, db_indicator *ind);
+int db_store_put_dimension(db_store *s, db_dimension *dim);
+int db_store_put_target(db_store *s, const db_target *t);
+/* Targets of one indicator (NULL = all), ordered by indicator, orgunit, period. */
+int db_store_read_targets(db_store *s, const char *indicator, db_target_cb cb, void *ctx);
+
+/* Series: all of them (ordered by id), and creation of one (sets ->id; DB_EEXIST if the key exists). */
+int db_store_read_series(db_store *s, db_series_cb cb, void *ctx);
+int db_store_put_series(db_store *s, db_series *series);
+
+/* Batches and observations. db_store_batch_find answers DB_ENOTFOUND when no committed batch has the
+ * key. batch_begin allocates the next change sequence number. obs_write applies rows in order and
+ * reports each row's outcome (outcomes has n entries); it returns 0 even when rows are duplicates, and
+ * an error only when the store fails. batch_finish records the summary (and the key) of the batch. */
+int db_store_batch_find(db_store *s, const char *idempotency_key, db_batch_summary *out);
+int db_store_batch_begin(db_store *s, const db_batch_info *info, int64_t *seq);
+int db_store_obs_write(db_store *s, int64_t seq, const db_obs *rows, size_t n, db_obs_outcome *outcomes);
+int db_store_batch_finish(db_store *s, const db_batch_summary *summary);
+/* Observations matching f, ordered by indicator id, org unit id, dimension key, period. */
+int db_store_obs_read(db_store *s, const db_obs_filter *f, db_obs_cb cb, void *ctx);
+/* Every revision of one observation, oldest first (the current one last). */
+int db_store_obs_history(db_store *s, int64_t series, int64_t period, db_obs_cb cb, void *ctx);
+
+int db_store_audit_append(db_store *s, const db_audit *a);
+int db_store_audit_read(db_store *s, int64_t after_id, int (*cb)(void *ctx, int64_t id, const db_audit *a),
+                        void *ctx);
+
+#endif

@@ -1,0 +1,47 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/mem.h"
+
+char *db_test_tempdir(void) {
+  const char *tmp = getenv("TMPDIR");
+  db_buf b = DB_BUF_INIT;
+  db_buf_printf(&b, "%s/databrain-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  char *dir = db_buf_take(&b);
+  assert_non_null(mkdtemp(dir));
+  return dir;
+}
+
+void db_test_rmtree(const char *dir) {
+  db_buf cmd = DB_BUF_INIT;
+  db_buf_printf(&cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(db_buf_str(&cmd)), 0);
+  db_buf_free(&cmd);
+}
+
+char *db_test_path(const char *dir, const char *name) {
+  db_buf b = DB_BUF_INIT;
+  db_buf_printf(&b, "%s/%s", dir, name);
+  return db_buf_take(&b);
+}
+
+void db_test_write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+  assert_int_equal(fclose(f), 0);
+}
+
+const char *db_test_shared_dir(void) {
+  const char *d = getenv("DB_SHARED_DIR");
+  struct stat st;
+  if (!d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+  return d;
+}

@@ -1,0 +1,20 @@
+/* testutil.h - helpers shared by the unit tests (cmocka): scratch folders and the data pack. */
+#ifndef DB_TESTUTIL_H
+#define DB_TESTUTIL_H
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* A fresh, empty folder under $TMPDIR (removed with its content by db_test_rmtree). Owned string. */
+char *db_test_tempdir(void);
+void db_test_rmtree(const char *dir);
+/* dir + "/" + name, owned. */
+char *db_test_path(const char *dir, const char *name);
+/* Writes text to path (asserting success). */
+void db_test_write_file(const char *path, const char *text);
+/* The shared folder beside the repository ($DB_SHARED_DIR), or NULL when it is absent. */
+const char *db_test_shared_dir(void);
+
+#endif
