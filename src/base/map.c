@@ -54,7 +54,7 @@ static void grow(db_map *m) {
   db_free(old);
 }
 
-void db_map_put(db_map *m, const void *key, size_t len, int64_t value) {
+const char *db_map_put(db_map *m, const void *key, size_t len, int64_t value) {
   if ((m->count + 1) * 4 > m->cap * 3) grow(m);
   uint32_t hash = db_hash_bytes(key, len);
   db_map_slot *s = find(m, key, len, hash);
@@ -65,6 +65,7 @@ void db_map_put(db_map *m, const void *key, size_t len, int64_t value) {
     m->count++;
   }
   s->value = value;
+  return s->key;
 }
 
 int db_map_get(const db_map *m, const void *key, size_t len, int64_t *value) {

@@ -25,8 +25,9 @@ typedef struct db_map {
 
 #define DB_MAP_INIT {NULL, 0, 0, NULL}
 
-/* Sets key -> value (replacing an existing value). */
-void db_map_put(db_map *m, const void *key, size_t len, int64_t value);
+/* Sets key -> value (replacing an existing value). Returns the map's own copy of the key (followed by a
+ * NUL byte), stable until the map is cleared or freed. */
+const char *db_map_put(db_map *m, const void *key, size_t len, int64_t value);
 /* Looks key up: 1 and *value set when present, 0 when absent (value untouched; it may be NULL). */
 int db_map_get(const db_map *m, const void *key, size_t len, int64_t *value);
 /* Convenience forms for NUL-terminated keys. */

@@ -137,7 +137,10 @@ void db_format_date(int64_t days, char out[11]) {
   int64_t y;
   unsigned m, d;
   db_civil_from_days(days, &y, &m, &d);
-  snprintf(out, 11, "%04d-%02u-%02u", (int)(y % 10000), m % 100, d % 100);
+  unsigned year = (unsigned)((y % 10000 + 10000) % 10000);
+  char tmp[32];
+  snprintf(tmp, sizeof tmp, "%04u-%02u-%02u", year, m, d);
+  memcpy(out, tmp, 11);
 }
 
 int64_t db_now_ms(void) {
@@ -149,10 +152,11 @@ int64_t db_now_ms(void) {
 void db_format_time_ms(int64_t ms, char out[25]) {
   int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
   int64_t rem = ms - days * 86400000;
-  char date[11];
+  char date[11], tmp[64];
   db_format_date(days, date);
-  snprintf(out, 25, "%.10sT%02d:%02d:%02d.%03dZ", date, (int)(rem / 3600000), (int)(rem / 60000 % 60),
+  snprintf(tmp, sizeof tmp, "%.10sT%02d:%02d:%02d.%03dZ", date, (int)(rem / 3600000), (int)(rem / 60000 % 60),
            (int)(rem / 1000 % 60), (int)(rem % 1000));
+  memcpy(out, tmp, 25);
 }
 
 int db_parse_time_ms(const char *s, int64_t *ms) {

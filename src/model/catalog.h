@@ -119,7 +119,16 @@ typedef struct db_target {
 int db_is_unknown(double v);
 
 const char *db_ou_kind_name(db_ou_kind k);
-int db_ou_kind_parse(const char *s, db_ou_kind *k); /* also Vietnamese: "Phường", "Xã", "Đặc khu"… */
+/* Kinds parse from their names ("city", "ward", "special_zone", "legacy_district"…) and from the
+ * Vietnamese unit types, read as units of today: "Phường" ward, "Xã" commune, "Đặc khu" special zone,
+ * "Thành phố"/"Thành phố Trung ương"/"Tỉnh" city; the types that no longer exist since 2025-07-01 give
+ * legacy kinds ("Quận", "Huyện", "Thị xã" legacy_district; "Thị trấn" legacy_ward). Matching ignores
+ * ASCII case and also accepts the types without diacritics ("Phuong", "Dac khu"). 0 or DB_EINVAL. */
+int db_ou_kind_parse(const char *s, db_ou_kind *k);
+/* The same, reading Vietnamese types as units before 2025-07-01 (for the pre-merger lists, chosen by
+ * the importer): "Phường", "Xã", "Thị trấn" legacy_ward; "Quận", "Huyện", "Thị xã", "Thành phố"
+ * legacy_district; "Tỉnh", "Thành phố Trung ương" city. Kind names parse as in db_ou_kind_parse. */
+int db_ou_kind_parse_legacy(const char *s, db_ou_kind *k);
 const char *db_agg_name(db_agg a);
 int db_agg_parse(const char *s, db_agg *a);
 const char *db_polarity_name(db_polarity p);
@@ -134,6 +143,7 @@ int db_agency_validate(const db_agency *a, long line, db_diag *d);
 int db_indicator_validate(const db_indicator *ind, long line, db_diag *d);
 int db_dimension_validate(const db_dimension *dim, long line, db_diag *d);
 int db_target_validate(const db_target *t, long line, db_diag *d);
+int db_succession_validate(const db_succession *su, long line, db_diag *d);
 
 /* Deep copies and frees of catalog objects. */
 void db_orgunit_copy(db_orgunit *dst, const db_orgunit *src);
@@ -149,7 +159,8 @@ void db_dimension_free(db_dimension *dim);
 void db_target_free(db_target *t);
 void db_succession_free(db_succession *s);
 
-/* Default-initialises an object: unknown numbers NAN, dates open, kind/periodicity/aggregation unset. */
+/* Default-initialises an object: unknown numbers NAN, dates open, kind/periodicity/aggregation unset,
+ * an indicator's decimals 2 and its polarity neutral. */
 void db_orgunit_init(db_orgunit *ou);
 void db_indicator_init(db_indicator *ind);
 
@@ -178,7 +189,8 @@ typedef struct db_catalog {
 void db_catalog_init(db_catalog *c);
 void db_catalog_free(db_catalog *c);
 
-/* Adds a copy, or replaces the object with the same code; returns its index. */
+/* Adds a copy, or replaces the object with the same code; returns its index. Putting a unit drops the
+ * tree that db_catalog_link derived (link again). db_catalog_add_succession always appends. */
 size_t db_catalog_put_unit(db_catalog *c, const db_orgunit *ou);
 size_t db_catalog_put_agency(db_catalog *c, const db_agency *a);
 size_t db_catalog_put_indicator(db_catalog *c, const db_indicator *ind);
@@ -193,8 +205,10 @@ const db_dimension *db_catalog_dimension(const db_catalog *c, const char *code);
 
 /* Cross-object checks and derived structure: every parent exists, the unit tree has no cycle, levels,
  * children lists, successions name existing units with weights that add up to at most 1 per old unit,
- * indicators' owners, weights and dimensions exist. Problems go to d (path names the object's code);
- * returns 0 or DB_EINVAL. */
+ * indicators' owners, weights and dimensions exist, agencies' units and parents exist. Problems go to
+ * d with a path naming the object's kind, code and field: "orgunits[26734].parent",
+ * "successions[26734>26740].weight", "agencies[SOF].orgunit", "indicators[CPI].owner" (codes hold no
+ * '[', ']' or '>'). Returns 0 or DB_EINVAL. */
 int db_catalog_link(db_catalog *c, db_diag *d);
 
 /* Index of the unit `code`'s children, via the arrays filled by db_catalog_link. */

@@ -172,7 +172,9 @@ int db_store_put_target(db_store *s, const db_target *t);
 /* Targets of one indicator (NULL = all), ordered by indicator, orgunit, period. */
 int db_store_read_targets(db_store *s, const char *indicator, db_target_cb cb, void *ctx);
 
-/* Series: all of them (ordered by id), and creation of one (sets ->id; DB_EEXIST if the key exists). */
+/* Series: all of them (ordered by id), and creation of one: with ->id 0 the store assigns the next id
+ * and sets ->id; a nonzero ->id (the ingest path numbers new series itself so that its writer thread
+ * can create them in order) is used as given. DB_EEXIST if the key or the id exists. */
 int db_store_read_series(db_store *s, db_series_cb cb, void *ctx);
 int db_store_put_series(db_store *s, db_series *series);
 

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# run.sh [SCALE] - the import benchmark behind `make bench` (default scale 1.0 = 19.7 M rows).
+#
+# In one run on one machine: (1) the peers script ../shared/bench/peers/run.sh generates the synthetic
+# city CSV and loads it into SQLite, PostgreSQL 15 and DuckDB (and times their queries); (2) the real
+# databrain binary imports the same obs.csv into a fresh store RUNS times (median reported), each time
+# checking the stored row count; (3) bench/import_report.py prints databrain's rows/s next to each peer's
+# and writes the table to $BENCH_DIR/results/import.md. Every figure is a ratio within this run
+# (BENCHMARKS.md): the machine is shared and absolute times drift.
+#
+# Environment (all optional):
+#   RUNS            peer query runs (passed through) and databrain imports; default 5
+#   KEEP_DATA=1     passed to the peers script: reuse the generated CSV of the same scale
+#   SKIP_PEERS=1    reuse the last peers timings.txt of this scale (with its data) instead of running the
+#                   peers; the report then says the peers were not measured in this run
+#   FSYNC_CHECK=0   skip the extra untimed import under strace that counts fsync calls (default 1)
+#   SHARED          the shared folder; default <repository>/../shared
+#   PEERBENCH_DIR   the peers' work folder (data, databases, timings); default /tmp/databrain-peerbench
+#   BENCH_DIR       databrain's work folder (bench.db, results/); default /tmp/databrain-bench
+#   DATABRAIN_BIN   the binary to measure; default <repository>/build/databrain
+set -euo pipefail
+
+SCALE=${1:-${SCALE:-1.0}}
+RUNS=${RUNS:-5}
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+SHARED=${SHARED:-$REPO/../shared}
+PEERS=$SHARED/bench/peers
+PEERBENCH_DIR=$(realpath -m "${PEERBENCH_DIR:-/tmp/databrain-peerbench}")
+export PEERBENCH_DIR
+WORK=$(realpath -m "${BENCH_DIR:-/tmp/databrain-bench}")
+BIN=${DATABRAIN_BIN:-$REPO/build/databrain}
+DATA=$PEERBENCH_DIR/data
+PT=$PEERBENCH_DIR/results/scale-$SCALE/timings.txt
+RES=$WORK/results
+T=$RES/timings.txt
+DB=$WORK/bench.db
+STORE=sqlite:$DB
+
+die() { echo "bench: $*" >&2; exit 1; }
+trap 'echo "bench: stopped by a failed command at line $LINENO of $0" >&2' ERR
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" | tee -a "$RES/run.log" >&2; }
+kv() { echo "$1=$2" >> "$T"; }
+dt() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+fsize() { if [ -f "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
+db() { "$BIN" --store "$STORE" "$@"; }
+
+[[ $SCALE =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "scale '$SCALE' is not a number (e.g. 1.0 or 0.1)"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS='$RUNS' is not a positive integer"
+[ -x "$PEERS/run.sh" ] || die "peers script not found at $PEERS/run.sh (set SHARED=/path/to/shared)"
+[ -x "$BIN" ] || die "$BIN not found: build it with 'make' (or set DATABRAIN_BIN)"
+"$BIN" --help > /dev/null 2>&1 || die "$BIN --help failed"
+
+mkdir -p "$RES"
+: > "$RES/run.log"
+: > "$T"
+kv scale "$SCALE"
+kv runs "$RUNS"
+kv binary "$BIN"
+kv commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+kv uncommitted_files "$(git -C "$REPO" status --porcelain 2>/dev/null | wc -l)"
+
+# The peers' timings are reusable only when that run finished (total_s is its last key) and the data it
+# measured is still in place.
+peers_reusable() {
+  [ -f "$PT" ] && grep -q '^total_s=' "$PT" && [ -f "$DATA/obs.csv" ] && [ "$(cat "$DATA/.scale" 2>/dev/null)" = "$SCALE" ] &&
+    [ "$(grep '^csv_bytes=' "$PT" | cut -d= -f2)" = "$(fsize "$DATA/obs.csv")" ]
+}
+
+# ---------------- 1. peers ----------------
+if [ "${SKIP_PEERS:-0}" = 1 ] && peers_reusable; then
+  log "SKIP_PEERS=1: reusing $PT (measured $(date -r "$PT" '+%F %T'))"
+  kv peers_reused 1
+else
+  if [ "${SKIP_PEERS:-0}" = 1 ]; then
+    log "SKIP_PEERS=1 but no usable peers timings for scale $SCALE: running them"
+  fi
+  log "peers: $PEERS/run.sh $SCALE (work folder $PEERBENCH_DIR)"
+  KEEP_DATA=${KEEP_DATA:-0} RUNS=$RUNS "$PEERS/run.sh" "$SCALE"
+  peers_reusable || die "the peers run left no timings or data for scale $SCALE in $PEERBENCH_DIR"
+  kv peers_reused 0
+fi
+GEN_ROWS=$(grep '^gen_rows=' "$PT" | cut -d= -f2)
+[ -n "$GEN_ROWS" ] || die "$PT has no gen_rows"
+
+# ---------------- 2. databrain ----------------
+# Stored rows into COUNT_N (-1 when nothing could count them) and the method into COUNT_BY: the CLI's
+# own count when it answers with a bare number, else SQL on the file.
+count_rows() {
+  local n
+  if n=$(db export --count 2> /dev/null) && [[ $n =~ ^[[:space:]]*[0-9]+[[:space:]]*$ ]]; then
+    COUNT_BY="databrain export --count" COUNT_N=$((n))
+  elif n=$(sqlite3 -readonly "$DB" 'SELECT count(*) FROM obs' 2> /dev/null); then
+    COUNT_BY="sqlite3 SELECT count(*) FROM obs" COUNT_N=$n
+  else
+    COUNT_BY="nothing (export --count and SELECT count(*) FROM obs both failed)" COUNT_N=-1
+  fi
+}
+
+# One import into a fresh store: init + catalog import (into CATALOG_S), then the timed import of
+# obs.csv (into IMPORT_S). Leaves the store in place; stops the benchmark when a command fails.
+fresh_import() {
+  local tag=$1 s m e
+  rm -f "$DB" "$DB-wal" "$DB-shm" "$DB-journal"
+  s=$EPOCHREALTIME
+  {
+    db init
+    db catalog import orgunits "$DATA/orgunits.csv"
+    db catalog import indicators "$DATA/indicators.csv" --periodicity month
+  } > "$RES/catalog-$tag.log" 2>&1 || { tail -20 "$RES/catalog-$tag.log" >&2; die "catalog set-up failed (log: $RES/catalog-$tag.log)"; }
+  m=$EPOCHREALTIME
+  db import "$DATA/obs.csv" > "$RES/import-$tag.log" 2>&1 || { tail -20 "$RES/import-$tag.log" >&2; die "import failed (log: $RES/import-$tag.log)"; }
+  e=$EPOCHREALTIME
+  CATALOG_S=$(dt "$s" "$m") IMPORT_S=$(dt "$m" "$e")
+}
+
+times=()
+for r in $(seq "$RUNS"); do
+  kv "load_databrain_run$r" "$(cut -d' ' -f1 /proc/loadavg)"
+  fresh_import "$r"
+  db_bytes=$(fsize "$DB")
+  wal_bytes=$(fsize "$DB-wal")
+  count_rows
+  [ "$COUNT_N" = "$GEN_ROWS" ] || die "run $r: the store holds $COUNT_N rows (counted by $COUNT_BY), the CSV $GEN_ROWS"
+  log "databrain run $r/$RUNS: import $IMPORT_S s, $COUNT_N rows (counted by $COUNT_BY), catalog $CATALOG_S s, store $((db_bytes + wal_bytes)) bytes"
+  times+=("$IMPORT_S")
+  kv "databrain_run${r}_catalog_s" "$CATALOG_S"
+  kv "databrain_run${r}_import_s" "$IMPORT_S"
+done
+kv databrain_import_runs_s "${times[*]}"
+kv databrain_rows "$COUNT_N"
+kv databrain_count_by "$COUNT_BY"
+kv databrain_db_bytes "$db_bytes"
+kv databrain_wal_bytes "$wal_bytes"
+kv databrain_import_output "$(grep -v '^[[:space:]]*$' "$RES/import-$RUNS.log" | tail -1 | tr -d '\r')"
+
+# Durability as configured: the journal mode is stored in the file; synchronous is per connection, so
+# it is read from the store's source.
+kv databrain_journal_mode "$(sqlite3 -readonly "$DB" 'PRAGMA journal_mode' 2> /dev/null || echo unknown)"
+kv databrain_page_size "$(sqlite3 -readonly "$DB" 'PRAGMA page_size' 2> /dev/null || echo unknown)"
+sync_src=$( (grep -rhoiE 'synchronous *= *[A-Za-z0-9]+' "$REPO/src/store" 2> /dev/null || true) | sort -u | paste -sd';' -)
+kv databrain_synchronous_in_source "${sync_src:-not set (SQLite default FULL)}"
+
+# Durability as done: one more import, untimed, under strace, counting the calls that reach the disk.
+if [ "${FSYNC_CHECK:-1}" = 1 ]; then
+  if command -v strace > /dev/null; then
+    log "fsync check: one untimed import under strace"
+    rm -f "$DB" "$DB-wal" "$DB-shm"
+    db init > /dev/null 2>&1
+    db catalog import orgunits "$DATA/orgunits.csv" > /dev/null 2>&1
+    db catalog import indicators "$DATA/indicators.csv" --periodicity month > /dev/null 2>&1
+    strace -f --seccomp-bpf -qq -e signal=none -e trace=fsync,fdatasync,sync_file_range,msync,syncfs -o "$RES/fsync.strace" \
+      "$BIN" --store "$STORE" import "$DATA/obs.csv" > /dev/null 2>&1 || die "import under strace failed"
+    for c in fsync fdatasync sync_file_range msync syncfs; do
+      kv "databrain_calls_$c" "$(grep -cE "(^|[[:space:]])$c\(" "$RES/fsync.strace" || true)"
+    done
+  else
+    log "fsync check skipped: strace is not installed"
+  fi
+fi
+
+# ---------------- 3. report ----------------
+python3 "$HERE/import_report.py" "$PT" "$T" "$RES/import.md"
+log "table written to $RES/import.md"
