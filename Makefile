@@ -37,7 +37,9 @@ test-deps:
 demo: all
 	rm -f $(DB) $(DB)-wal $(DB)-shm
 	./$(BUILD)/databrain --store sqlite:$(DB) demo $(if $(wildcard $(PACK)/README.md),--pack $(PACK))
-	./$(BUILD)/databrain --store sqlite:$(DB) catalog list orgunits --kind ward | head -5
+	@echo "--- CPI year on year, Viet Nam, last quarter of 2024:"
+	@./$(BUILD)/databrain --store sqlite:$(DB) query series CPI_YOY VN --from 2024-10 --to 2024-12
+	@echo "--- the store is $(DB); try: build/databrain --store sqlite:$(DB) --help"
 
 test: all test-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

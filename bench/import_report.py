@@ -98,21 +98,23 @@ def verdicts(p, d, rows, db_s, duck_ratio):
 
 
 def settings(p, d):
-    calls = ["%s %s" % (d[k], k[len("databrain_calls_"):]) for k in sorted(d)
-             if k.startswith("databrain_calls_") and d[k] != "0"]
-    fsync = ("; the import under strace made " + (", ".join(calls) if calls else "**no** sync calls")
-             if any(k.startswith("databrain_calls_") for k in d) else "; fsync check not run")
+    """The durability and validation settings of every engine, as Markdown bullets."""
+    if "databrain_sync_calls" in d:
+        calls = d["databrain_sync_calls"].replace(",", ", ") or "**no sync call at all**"
+        synced = "; an untimed import under strace made these sync calls (count, call, file): %s" % calls
+    else:
+        synced = "; fsync check not run"
     return [
-        "- **databrain:** SQLite store, journal_mode=%s (read from the file), synchronous from the store's "
-        "source: %s, page size %s%s. The import is the production path (src/ingest/ingest.h): every row is "
-        "resolved against the catalog, its period parsed as the indicator's periodicity (month), its value "
-        "checked (finite, in range), duplicates in the batch refused; the batch is all-or-nothing and the "
-        "command returns after the commit. Its last output line: `%s`. Timed: the `import` command alone "
-        "(wall clock, process start to exit); `init` and the catalog imports took %s s before it and are "
-        "not included."
-        % (d.get("databrain_journal_mode"), d.get("databrain_synchronous_in_source"),
-           d.get("databrain_page_size"), fsync, d.get("databrain_import_output", ""),
-           d.get("databrain_run1_catalog_s")),
+        "- **databrain:** SQLite store; pragmas set in src/store: synchronous=%s, journal_mode=%s (the file "
+        "is in %s mode after the import), page size %s%s. The import is the production path "
+        "(src/ingest/ingest.h): every row is resolved against the catalog, its period parsed as the "
+        "indicator's periodicity (month), its value checked (finite, in range), duplicates in the batch "
+        "refused; the batch is all-or-nothing and the command returns after the commit. Its output: `%s`. "
+        "Timed: the `import` command alone (wall clock, process start to exit); `init` and the catalog "
+        "imports took %s s before it and are not included."
+        % (d.get("databrain_source_synchronous"), d.get("databrain_source_journal_mode"),
+           d.get("databrain_journal_mode"), d.get("databrain_page_size"), synced,
+           d.get("databrain_import_output", ""), d.get("databrain_run1_catalog_s")),
         "- **SQLite:** WAL, synchronous=NORMAL, 4 GB cache, a `WITHOUT ROWID` table with the primary key, "
         "one `.import` transaction, then WAL checkpoint and ANALYZE (all timed). Rows are typed only by "
         "column affinity; no reference checks.",

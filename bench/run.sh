@@ -84,17 +84,16 @@ GEN_ROWS=$(grep '^gen_rows=' "$PT" | cut -d= -f2)
 [ -n "$GEN_ROWS" ] || die "$PT has no gen_rows"
 
 # ---------------- 2. databrain ----------------
-# Stored rows into COUNT_N (-1 when nothing could count them) and the method into COUNT_BY: the CLI's
-# own count when it answers with a bare number, else SQL on the file.
-count_rows() {
-  local n
-  if n=$(db export --count 2> /dev/null) && [[ $n =~ ^[[:space:]]*[0-9]+[[:space:]]*$ ]]; then
-    COUNT_BY="databrain export --count" COUNT_N=$((n))
-  elif n=$(sqlite3 -readonly "$DB" 'SELECT count(*) FROM obs' 2> /dev/null); then
-    COUNT_BY="sqlite3 SELECT count(*) FROM obs" COUNT_N=$n
+# Checks that the store holds every generated row, counted by "sql" (SELECT count(*) FROM obs on the
+# file: quick, after every run) or "cli" (databrain export --count: the product's read path, once).
+check_count() {
+  local how=$1 n
+  if [ "$how" = sql ]; then
+    n=$(sqlite3 -readonly "$DB" 'SELECT count(*) FROM obs') || die "SELECT count(*) FROM obs failed on $DB"
   else
-    COUNT_BY="nothing (export --count and SELECT count(*) FROM obs both failed)" COUNT_N=-1
+    n=$(db export --count) || die "databrain export --count failed on $DB"
   fi
+  [ "$n" = "$GEN_ROWS" ] || die "the store holds $n rows (counted by $how), the CSV $GEN_ROWS"
 }
 
 # One import into a fresh store: init + catalog import (into CATALOG_S), then the timed import of
@@ -120,40 +119,44 @@ for r in $(seq "$RUNS"); do
   fresh_import "$r"
   db_bytes=$(fsize "$DB")
   wal_bytes=$(fsize "$DB-wal")
-  count_rows
-  [ "$COUNT_N" = "$GEN_ROWS" ] || die "run $r: the store holds $COUNT_N rows (counted by $COUNT_BY), the CSV $GEN_ROWS"
-  log "databrain run $r/$RUNS: import $IMPORT_S s, $COUNT_N rows (counted by $COUNT_BY), catalog $CATALOG_S s, store $((db_bytes + wal_bytes)) bytes"
+  check_count sql
+  log "databrain run $r/$RUNS: import $IMPORT_S s, catalog $CATALOG_S s, store $((db_bytes + wal_bytes)) bytes"
   times+=("$IMPORT_S")
   kv "databrain_run${r}_catalog_s" "$CATALOG_S"
   kv "databrain_run${r}_import_s" "$IMPORT_S"
 done
 kv databrain_import_runs_s "${times[*]}"
-kv databrain_rows "$COUNT_N"
-kv databrain_count_by "$COUNT_BY"
+check_count cli
+kv databrain_rows "$GEN_ROWS"
+kv databrain_count_by "SELECT count(*) FROM obs after every run, databrain export --count after the last"
 kv databrain_db_bytes "$db_bytes"
 kv databrain_wal_bytes "$wal_bytes"
 kv databrain_import_output "$(grep -v '^[[:space:]]*$' "$RES/import-$RUNS.log" | tail -1 | tr -d '\r')"
 
-# Durability as configured: the journal mode is stored in the file; synchronous is per connection, so
-# it is read from the store's source.
-kv databrain_journal_mode "$(sqlite3 -readonly "$DB" 'PRAGMA journal_mode' 2> /dev/null || echo unknown)"
-kv databrain_page_size "$(sqlite3 -readonly "$DB" 'PRAGMA page_size' 2> /dev/null || echo unknown)"
-sync_src=$( (grep -rhoiE 'synchronous *= *[A-Za-z0-9]+' "$REPO/src/store" 2> /dev/null || true) | sort -u | paste -sd';' -)
-kv databrain_synchronous_in_source "${sync_src:-not set (SQLite default FULL)}"
+# Durability as configured: the journal mode in the file after the import, and the pragmas the store's
+# source sets (synchronous is per connection, and a bulk load may switch the journal mode for its
+# transaction).
+kv databrain_journal_mode "$(sqlite3 -readonly "$DB" 'PRAGMA journal_mode')"
+kv databrain_page_size "$(sqlite3 -readonly "$DB" 'PRAGMA page_size')"
+for p in synchronous journal_mode; do
+  v=$( (grep -rhoiE "PRAGMA +$p *= *[A-Za-z0-9]+" "$REPO/src/store" || true) | sed -E 's/.*= *//' | sort -u | paste -sd/ -)
+  kv "databrain_source_$p" "${v:-not set}"
+done
 
-# Durability as done: one more import, untimed, under strace, counting the calls that reach the disk.
+# Durability as done: one more import, untimed, under strace, listing the sync calls per file.
 if [ "${FSYNC_CHECK:-1}" = 1 ]; then
   if command -v strace > /dev/null; then
     log "fsync check: one untimed import under strace"
-    rm -f "$DB" "$DB-wal" "$DB-shm"
-    db init > /dev/null 2>&1
-    db catalog import orgunits "$DATA/orgunits.csv" > /dev/null 2>&1
-    db catalog import indicators "$DATA/indicators.csv" --periodicity month > /dev/null 2>&1
-    strace -f --seccomp-bpf -qq -e signal=none -e trace=fsync,fdatasync,sync_file_range,msync,syncfs -o "$RES/fsync.strace" \
-      "$BIN" --store "$STORE" import "$DATA/obs.csv" > /dev/null 2>&1 || die "import under strace failed"
-    for c in fsync fdatasync sync_file_range msync syncfs; do
-      kv "databrain_calls_$c" "$(grep -cE "(^|[[:space:]])$c\(" "$RES/fsync.strace" || true)"
-    done
+    rm -f "$DB" "$DB-wal" "$DB-shm" "$DB-journal"
+    { db init && db catalog import orgunits "$DATA/orgunits.csv" &&
+      db catalog import indicators "$DATA/indicators.csv" --periodicity month; } > /dev/null 2>&1 ||
+      die "catalog set-up for the fsync check failed"
+    strace -f --seccomp-bpf -qq -y -e signal=none -e trace=fsync,fdatasync,sync_file_range,msync,syncfs \
+      -o "$RES/fsync.strace" "$BIN" --store "$STORE" import "$DATA/obs.csv" > /dev/null 2>&1 ||
+      die "import under strace failed"
+    # "123 fdatasync(4</tmp/x/bench.db-journal>) = 0" -> "1 fdatasync bench.db-journal", summed per pair
+    kv databrain_sync_calls "$( (grep -oE '[a-z_]+\([0-9]+<[^>]*>' "$RES/fsync.strace" || true) |
+      sed -E 's#\([0-9]+<(.*/)?([^/>]*)># \2#' | sort | uniq -c | awk '{ print $1, $2, $3 }' | paste -sd, -)"
   else
     log "fsync check skipped: strace is not installed"
   fi

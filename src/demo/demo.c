@@ -157,6 +157,7 @@ static int store_targets(db__demo *dm) {
   db_diag_free(&local);
   if (bad) return DB_EINVAL;
   int rc = db_store_begin(dm->store, 0);
+  if (rc) return db_diag_add(dm->diag, 0, 0, NULL, rc, "cannot begin the targets' transaction: %s", db_strerror(rc));
   for (size_t i = 0; i < dm->n_targets && !rc; i++) rc = db_store_put_target(dm->store, &dm->targets[i]);
   if (!rc) rc = db_store_commit(dm->store);
   if (rc) {
@@ -204,12 +205,7 @@ int db__demo_batch_end(db__demo *dm) {
   db_ingest_result res = {0};
   int rc = db_ingest_finish(dm->in, &res);
   dm->in = NULL;
-  for (size_t i = 0; i < dm->batch_diag.count; i++) {
-    const db_problem *p = &dm->batch_diag.items[i];
-    db__demo_problem(dm, dm->source, p->line, p->column, p->code, "%s%s%s", p->path ? p->path : "",
-                     p->path ? ": " : "", p->message);
-  }
-  db_diag_clear(&dm->batch_diag);
+  db__demo_move_problems(dm, dm->source, &dm->batch_diag);
   if (rc == DB_OK) {
     dm->stats.sources++;
     dm->stats.observations += res.inserted + res.revised + res.unchanged;

@@ -4,24 +4,33 @@
  * What a load writes (codes that users, docs and tests rely on):
  *   - org units: the country VN (level 0) above the 34 provinces of 2025, among them the city 79
  *     "Thành phố Hồ Chí Minh" (level 1); under 79 the 168 units of 2025 (113 wards, 54 communes, the
- *     special zone Côn Đảo; valid from 2025-07-01), the 6 air-quality stations AQ01..AQ06 and the
+ *     special zone Côn Đảo 26732; valid from 2025-07-01, with population, area, boundaries), the six
+ *     air-quality stations AQ01..AQ06 (the station numbers of the HealthyAir file) and the Vũng Tàu
  *     weather station MET_VT (kind site). The units before the merger of 2025-07-01 are kept with
- *     valid_to 2025-06-30 and legacy kinds: the 22 old districts of 79 under 79, the old provinces 74
- *     (Bình Dương) and 77 (Bà Rịa–Vũng Tàu) as legacy units under VN with their districts under them,
- *     and the 441 old wards, communes and townships under their districts. Old province and district
- *     codes are the official ones (no current unit uses them); an old ward's official code is reused by
- *     a new unit in 167 of 168 cases, so old wards carry the code "OLD_" + the official code (the
- *     official code is kept in their attributes as gso_code). The other 29 provinces abolished on
- *     2025-07-01 are legacy units under VN too (the GSO series by province name them).
- *   - successions (dated 2025-07-01): each old ward to the new units it went into, from the merger
- *     mapping; a "full" merge has weight 1, a "partial" one (an old unit split between n new units) has
- *     weight 1/n each, since no area share of the parts is published; the old district Côn Đảo (755,
- *     which had no wards) to the special zone 26732 with weight 1; each abolished province to the
- *     province it joined with weight 1. Old districts have no successor of their own: their wards do.
- *   - agencies (city departments, the statistics offices, the police, the 168 ward People's
- *     Committees), indicators with full metadata (see demo_catalog.c), observations, 2025 targets.
+ *     valid_to 2025-06-30 and legacy kinds: the 22 old districts of 79 under 79; the old provinces 74
+ *     (Bình Dương) and 77 (Bà Rịa–Vũng Tàu) as legacy units under VN with their 16 old districts under
+ *     them; the 441 old wards, communes and townships under their districts. The other 27 provinces
+ *     abolished on 2025-07-01 are legacy units under VN too (the GSO tables by province name them).
+ *   - codes: provinces and districts keep their official codes. 79 is one unit before and after the
+ *     merger, like every province whose code went on (the data of an old province is at its code: the
+ *     GSO series of old Long An are at 80, the code the new Tây Ninh kept). An old ward's official code
+ *     is reused by a new unit in 167 of 168 cases, so old wards carry "OLD_" + the official code
+ *     ("OLD_26734"; the official code is also in their attributes as gso_code).
+ *   - successions, dated 2025-07-01: each old ward to the new units it went into (the pack's merger
+ *     mapping): a "full" merge has weight 1; an old ward split between n new units ("partial") gives
+ *     each of them weight 1/n, since no area share of the parts is published. The old district Côn
+ *     Đảo (755), which had no wards, to the special zone 26732 with weight 1; each abolished province to
+ *     the province it joined, weight 1. Old districts with wards have no successor of their own.
+ *   - agencies (city departments, the statistics offices, the police, a People's Committee per unit of
+ *     2025), indicators with full metadata (demo_catalog.c), observations (one batch per data file), and
+ *     2025 targets: the CPI ceiling 4.5 % (threshold) and plans for retail sales and exports at VN
+ *     (where the GSO national series are), for FDI and budget investment at 79, and ward plans.
+ *   - ward-level indicators that no file has, generated and marked synthetic: a unit takes data only
+ *     while it exists, so 2023-01..2025-06 are at the old wards and 2025-07..2025-10 at the units of
+ *     2025 (a rebase through the successions joins them).
  * Without a pack everything is generated deterministically (a fixed-seed generator; two loads give the
- * same values) with the same codes, and every indicator is marked synthetic.
+ * same values) with the same codes and shape (codes 90001..90168, 22 old districts D01..D22, 441 old
+ * wards), and every indicator is marked synthetic.
  *
  * Ownership: the caller owns the store, the diag and the stats. Not thread-safe (one load per store). */
 #ifndef DB_DEMO_H

@@ -4,8 +4,9 @@
  * Indicators: every code of the issue's list (CPI_YOY … AREA_KM2) plus further real series of the same
  * files, each with its Vietnamese and English name, unit, periodicity, aggregations, polarity, valid
  * range, owner, sector, groups, public flag and source (the pack file, row and column it comes from);
- * and the ward-level indicators that no real file has, generated and marked synthetic. Without a pack
- * every indicator is generated: all are then marked synthetic with the source "synthetic".
+ * and the ward-level indicators that no real file has, generated, marked synthetic and not public.
+ * Without a pack every indicator is generated: all are then marked synthetic with the source
+ * "synthetic" (the indicators of real files stay public, so that an anonymous demo shows them).
  *
  * City targets for 2025: the CPI ceiling of the National Assembly's plan for 2025, and plans for flows
  * and year-to-date series computed from the 2024 data as it goes in (2024 × a growth factor). Those
@@ -285,7 +286,7 @@ void db__demo_add_indicators(db__demo *dm, int synthetic) {
     ind.owner = (char *)d->owner;
     ind.sector = (char *)d->sector;
     ind.groups = (char *)d->groups;
-    ind.is_public = 1;
+    ind.is_public = !d->synthetic; /* the ward-level panel is made up: not open data */
     ind.synthetic = synthetic || d->synthetic;
     ind.source = (char *)(ind.synthetic ? SYN : d->source);
     db_catalog_put_indicator(&dm->cat, &ind);

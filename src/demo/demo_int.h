@@ -20,7 +20,7 @@
 #define DB__DEMO_MERGER_DATE "2025-07-01" /* the units of 2025 start; the old ones end the day before */
 #define DB__DEMO_LEGACY_PREFIX "OLD_"     /* old ward-level codes: OLD_ + the official code */
 
-/* A 2025 target and the basis it is computed from while the data goes in. */
+/* The 2024 basis of a computed 2025 target, tallied while the data goes in. */
 typedef struct db__demo_count {
   double sum2024;  /* sum of the 2024 values (flows) */
   double last2024; /* the value of the latest 2024 period (year-to-date and stock series) */
@@ -97,6 +97,9 @@ char *db__demo_path(const db__demo *dm, const char *file);
 /* Reports a problem of a pack file (path = the file name) and marks the load failed. */
 void db__demo_problem(db__demo *dm, const char *file, long line, int column, int code, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* Moves every problem of `from` (a reader's or a batch's) into the load's diag under the file name,
+ * keeping line and column and prefixing the message with the problem's own path (a column name). */
+void db__demo_move_problems(db__demo *dm, const char *file, db_diag *from);
 /* Opens a pack CSV file and reads its header. Returns 0, or an error already reported. */
 int db__demo_csv_open(db__demo *dm, const char *file, db__demo_csv *c);
 /* The 0-based index of a header column, or -1 when the file has no such column (reported). */

@@ -28,15 +28,14 @@ void db__demo_problem(db__demo *dm, const char *file, long line, int column, int
   dm->failed = 1;
 }
 
-/* Moves the problems the CSV reader found into the load's diag, naming the file. */
-static void move_reader_problems(db__demo_csv *c) {
-  for (size_t i = 0; i < c->local.count; i++) {
-    const db_problem *p = &c->local.items[i];
-    db__demo_problem(c->dm, c->file, p->line, p->column, p->code, "%s", p->message);
+void db__demo_move_problems(db__demo *dm, const char *file, db_diag *from) {
+  for (size_t i = 0; i < from->count; i++) {
+    const db_problem *p = &from->items[i];
+    db__demo_problem(dm, file, p->line, p->column, p->code, "%s%s%s", p->path ? p->path : "", p->path ? ": " : "",
+                     p->message);
   }
-  if (c->local.dropped)
-    db__demo_problem(c->dm, c->file, 0, 0, DB_EINVAL, "%zu more problems in this file", c->local.dropped);
-  db_diag_clear(&c->local);
+  if (from->dropped) db__demo_problem(dm, file, 0, 0, DB_EINVAL, "%zu more problems in this file", from->dropped);
+  db_diag_clear(from);
 }
 
 int db__demo_csv_open(db__demo *dm, const char *file, db__demo_csv *c) {
@@ -48,7 +47,7 @@ int db__demo_csv_open(db__demo *dm, const char *file, db__demo_csv *c) {
   db_free(path);
   if (rc != DB_OK) {
     if (c->local.count == 0) db__demo_problem(dm, file, 0, 0, rc, "cannot open the file: %s", db_strerror(rc));
-    db__demo_csv_close(c); /* moves the reader's reason ("cannot open …: No such file") */
+    db__demo_csv_close(c); /* reports the reader's reason ("cannot open …: No such file") */
     return rc;
   }
   rc = db__demo_csv_next(c);
@@ -71,7 +70,7 @@ int db__demo_csv_col(db__demo_csv *c, const char *name) {
 int db__demo_csv_next(db__demo_csv *c) {
   for (;;) {
     int rc = db_csv_next(c->r, &c->f, &c->nf, &c->line);
-    if (c->local.count || c->local.dropped) move_reader_problems(c);
+    db__demo_move_problems(c->dm, c->file, &c->local);
     db__demo_progress(c->dm, db_csv_offset(c->r));
     if (rc == DB_EINVAL) continue; /* the record is skipped; its problem is reported */
     return rc;
@@ -119,7 +118,7 @@ int db__demo_csv_number(db__demo_csv *c, int col, double *v) {
 }
 
 void db__demo_csv_close(db__demo_csv *c) {
-  if (c->local.count || c->local.dropped) move_reader_problems(c);
+  db__demo_move_problems(c->dm, c->file, &c->local);
   if (c->r) {
     c->dm->bytes_done += db_csv_size(c->r);
     c->dm->bytes_file = 0;

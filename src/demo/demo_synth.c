@@ -89,6 +89,7 @@ static const char *const syllable2[20][2] = {
 #define N_OLD 441
 #define N_DISTRICTS 22
 #define N_URBAN_DISTRICTS 16
+#define N_TRIPLE (N_OLD - 2 * N_NEW) /* new units with three predecessors (105); the others have two */
 
 /* The k-th distinct two-syllable name (k < 400), in Vietnamese (lang 0) or without diacritics (1). */
 static void place_name(int k, int lang, char *out, size_t cap) {
@@ -147,8 +148,8 @@ static void synth_new_units(db__demo *dm, int64_t start) {
   }
 }
 
-/* The new unit (0-based) whose predecessors include old ward j: units 0..104 have three, the rest two. */
-static int successor_of(int j) { return j < 105 * 3 ? j / 3 : 105 + (j - 105 * 3) / 2; }
+/* The new unit (0-based) whose predecessors include old ward j. */
+static int successor_of(int j) { return j < N_TRIPLE * 3 ? j / 3 : N_TRIPLE + (j - N_TRIPLE * 3) / 2; }
 
 static void synth_old_units(db__demo *dm, int64_t end, int64_t merger) {
   char code[16], name[96], parent[8], place[64], to[16];
@@ -166,7 +167,7 @@ static void synth_old_units(db__demo *dm, int64_t end, int64_t merger) {
     int d = j * N_DISTRICTS / N_OLD;
     snprintf(parent, sizeof parent, "D%02d", d + 1);
     snprintf(code, sizeof code, "%s9%04d", DB__DEMO_LEGACY_PREFIX, 2001 + j);
-    if (d < N_URBAN_DISTRICTS) {
+    if (d < N_URBAN_DISTRICTS) { /* numbered within the district, from the district's first ward */
       snprintf(name, sizeof name, "Phường %d", j - (d * N_OLD + N_DISTRICTS - 1) / N_DISTRICTS + 1);
     } else {
       place_name(N_NEW + j, 0, place, sizeof place);
@@ -229,7 +230,7 @@ static void calendar(const db_period *p, int *month, int *hour) {
 /* ---- values for the indicators of the real pack ---- */
 
 typedef struct synth_def {
-  const char *indicator, *units; /* units: codes separated by ';', or "AQ" for the six stations */
+  const char *indicator, *unit; /* a unit code, or "AQ" for the six stations */
   db_period_type type;
   const char *from, *to;
   double mean, sd, phi;    /* AR(1) around the mean */
@@ -254,7 +255,7 @@ static const synth_def synth_defs[] = {
     {"CPI_FOOD_YOY", "VN", DB_PT_MONTH, M_FROM, M_TO, 3.5, 1, 0.85, 0.5, 0, 0, -10, 30, 0},
     {"CPI_HOUSING_YOY", "VN", DB_PT_MONTH, M_FROM, M_TO, 4, 1.2, 0.85, 0, 0, 0, -10, 30, 0},
     {"CPI_TRANSPORT_YOY", "VN", DB_PT_MONTH, M_FROM, M_TO, 1.5, 3, 0.85, 0, 0, 0, -30, 40, 0},
-    {"CPI_HEALTH_YOY", "VN", DB_PT_MONTH, M_FROM, M_TO, 2, 1, 0.9, 0, 0, 0, -10, 40, 0},
+    {"CPI_HEALTH_YOY", "VN", DB_PT_MONTH, M_FROM, M_TO, 3, 0.6, 0.9, 0, 0, 0, -10, 40, 0},
     {"CPI_EDUCATION_YOY", "VN", DB_PT_MONTH, M_FROM, M_TO, 4, 2, 0.9, 0, 0, 0, -20, 40, 0},
     {"IIP_YOY", "VN", DB_PT_MONTH, M_FROM, M_TO, 8, 4, 0.5, 3, 0, 0, -30, 60, 0},
     {"IIP_MFG_YOY", "VN", DB_PT_MONTH, M_FROM, M_TO, 9, 4.5, 0.5, 3, 0, 0, -30, 60, 0},
@@ -262,25 +263,28 @@ static const synth_def synth_defs[] = {
     {"RETAIL_GOODS", "VN", DB_PT_MONTH, M_FROM, M_TO, 330000, 9000, 0.6, 20000, 0, 1700, 0, NAN, 0},
     {"EXPORTS", "VN", DB_PT_MONTH, M_FROM, M_TO, 25000, 1800, 0.5, 2500, 0, 120, 0, NAN, 0},
     {"IMPORTS", "VN", DB_PT_MONTH, M_FROM, M_TO, 24000, 1800, 0.5, 2200, 0, 115, 0, NAN, 0},
-    {"FDI_REG", "79;VN", DB_PT_MONTH, M_FROM, M_TO, 1500, 900, 0.2, 0, 0, 5, 0, NAN, 1},
-    {"FDI_PROJECTS", "79;VN", DB_PT_MONTH, M_FROM, M_TO, 180, 60, 0.2, 0, 0, 0.5, 0, NAN, 1},
-    {"BUDGET_INVEST", "79;VN", DB_PT_MONTH, M_FROM, M_TO, 40000, 6000, 0.5, 15000, 0, 200, 0, NAN, 0},
+    {"FDI_REG", "VN", DB_PT_MONTH, M_FROM, M_TO, 3000, 1200, 0.2, 0, 0, 5, 0, NAN, 1},
+    {"FDI_REG", "79", DB_PT_MONTH, M_FROM, M_TO, 450, 300, 0.2, 0, 0, 1, 0, NAN, 1},
+    {"FDI_PROJECTS", "VN", DB_PT_MONTH, M_FROM, M_TO, 250, 60, 0.2, 0, 0, 0.5, 0, NAN, 1},
+    {"FDI_PROJECTS", "79", DB_PT_MONTH, M_FROM, M_TO, 90, 25, 0.2, 0, 0, 0.2, 0, NAN, 1},
+    {"BUDGET_INVEST", "VN", DB_PT_MONTH, M_FROM, M_TO, 45000, 6000, 0.5, 15000, 0, 200, 0, NAN, 0},
+    {"BUDGET_INVEST", "79", DB_PT_MONTH, M_FROM, M_TO, 3500, 600, 0.5, 1200, 0, 15, 0, NAN, 0},
     {"GDP_GROWTH_YOY", "VN", DB_PT_QUARTER, "2019-Q1", "2025-Q3", 6.5, 1, 0.6, 0, 0, 0, -10, 15, 0},
     {"GDP_USD", "VN", DB_PT_YEAR, "2000", "2024", 3.0e10, 4.0e9, 0.8, 0, 0, 1.7e10, 0, NAN, 0},
     {"POP", "VN", DB_PT_YEAR, "2000", "2024", 79500000, 150000, 0.9, 0, 0, 860000, 0, NAN, 0},
     {"INFL_CPI", "VN", DB_PT_YEAR, "2000", "2024", 5, 3, 0.6, 0, 0, 0, -5, 40, 0},
     {"INFL_DEFLATOR", "VN", DB_PT_YEAR, "2000", "2024", 6, 3, 0.6, 0, 0, 0, -5, 40, 0},
-    {"PM25", "AQ", DB_PT_HOUR, H_FROM, H_TO, 28, 6, 0.9, 0, 8, 0, 0, 2000, 0},
-    {"NO2", "AQ", DB_PT_HOUR, H_FROM, H_TO, 90, 15, 0.9, 0, 25, 0, 0, 5000, 0},
-    {"O3", "AQ", DB_PT_HOUR, H_FROM, H_TO, 60, 12, 0.9, 0, -30, 0, 0, 5000, 0},
-    {"CO", "AQ", DB_PT_HOUR, H_FROM, H_TO, 1500, 250, 0.9, 0, 400, 0, 0, 100000, 0},
-    {"SO2", "AQ", DB_PT_HOUR, H_FROM, H_TO, 300, 40, 0.9, 0, 40, 0, 0, 5000, 0},
-    {"TSP", "AQ", DB_PT_HOUR, H_FROM, H_TO, 60, 12, 0.9, 0, 15, 0, 0, 5000, 0},
+    {"PM25", "AQ", DB_PT_HOUR, H_FROM, H_TO, 28, 3, 0.9, 0, 8, 0, 0, 2000, 0},
+    {"NO2", "AQ", DB_PT_HOUR, H_FROM, H_TO, 90, 8, 0.9, 0, 25, 0, 0, 5000, 0},
+    {"O3", "AQ", DB_PT_HOUR, H_FROM, H_TO, 60, 6, 0.9, 0, -30, 0, 0, 5000, 0},
+    {"CO", "AQ", DB_PT_HOUR, H_FROM, H_TO, 1500, 120, 0.9, 0, 400, 0, 0, 100000, 0},
+    {"SO2", "AQ", DB_PT_HOUR, H_FROM, H_TO, 300, 20, 0.9, 0, 40, 0, 0, 5000, 0},
+    {"TSP", "AQ", DB_PT_HOUR, H_FROM, H_TO, 60, 6, 0.9, 0, 15, 0, 0, 5000, 0},
     {"TEMP_C", "AQ", DB_PT_HOUR, H_FROM, H_TO, 29, 0.6, 0.9, 1, -3.5, 0, -10, 60, 0},
     {"HUMIDITY", "AQ", DB_PT_HOUR, H_FROM, H_TO, 70, 3, 0.9, 5, 12, 0, 0, 100, 0},
     {"RAIN_MM", "MET_VT", DB_PT_MONTH, M_FROM, M_TO, 120, 40, 0.1, 110, 0, 0, 0, 3000, 0},
-    {"COVID_NEW", "VN", DB_PT_DAY, "2020-01-22", "2021-10-10", 300, 200, 0.97, 0, 0, 0, 0, NAN, 0},
-    {"COVID_DEATHS", "VN", DB_PT_DAY, "2020-01-22", "2021-10-10", 6, 4, 0.97, 0, 0, 0, 0, NAN, 0},
+    {"COVID_NEW", "VN", DB_PT_DAY, "2020-01-22", "2021-10-10", 300, 60, 0.97, 0, 0, 0, 0, NAN, 0},
+    {"COVID_DEATHS", "VN", DB_PT_DAY, "2020-01-22", "2021-10-10", 6, 1.2, 0.97, 0, 0, 0, 0, NAN, 0},
 };
 
 typedef struct series_run {
@@ -326,18 +330,13 @@ int db__demo_synth_series(db__demo *dm) {
   char unit[16];
   for (size_t i = 0; i < sizeof synth_defs / sizeof synth_defs[0] && !rc; i++) {
     const synth_def *d = &synth_defs[i];
-    if (strcmp(d->units, "AQ") == 0) {
-      for (int k = 1; k <= 6 && !rc; k++) {
+    int stations = strcmp(d->unit, "AQ") == 0;
+    for (int k = 1; k <= (stations ? 6 : 1) && !rc; k++) {
+      if (stations)
         snprintf(unit, sizeof unit, "AQ%02d", k);
-        rc = synth_series(dm, d, unit);
-      }
-      continue;
-    }
-    for (const char *p = d->units; *p && !rc; p += *p == ';') {
-      size_t n = strcspn(p, ";");
-      snprintf(unit, sizeof unit, "%.*s", (int)n, p);
+      else
+        snprintf(unit, sizeof unit, "%s", d->unit);
       rc = synth_series(dm, d, unit);
-      p += n;
     }
   }
   if (rc) {

@@ -219,11 +219,16 @@ done:
   return rc < 0 ? rc : DB_OK;
 }
 
-/* A JSON object text {"k1":"v1",…} of the non-NULL string pairs (keys[i], values[i]); owned. */
+/* A JSON object text {"k1":"v1",…} of the pairs (keys[i], values[i]) whose value is not empty; NULL
+ * when there is none. Owned. */
 static char *attributes(const char *const *keys, const char *const *values, size_t n) {
   json_t *o = json_object();
   for (size_t i = 0; i < n; i++)
     if (values[i] && *values[i]) json_object_set_new(o, keys[i], json_string(values[i]));
+  if (json_object_size(o) == 0) {
+    json_decref(o);
+    return NULL;
+  }
   char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(o);
   char *own = db_strdup(text);

@@ -50,7 +50,7 @@ def db(tmp_path):
     return d
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared():
     data = os.path.join(SHARED, "data")
     if not os.path.isdir(data):

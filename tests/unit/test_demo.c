@@ -307,6 +307,17 @@ static void test_real_pack(void **state) {
   assert_string_equal(db_catalog_unit(&f.cat, "718")->parent, "74");
   assert_string_equal(db_catalog_unit(&f.cat, "74")->parent, "VN");
 
+  /* metadata: real series name their file, the ward panel is marked synthetic */
+  const db_indicator *cpi_ind = db_catalog_indicator(&f.cat, "CPI_YOY");
+  assert_int_equal(cpi_ind->synthetic, 0);
+  assert_non_null(strstr(cpi_ind->source, "macro/gso_monthly_national/cpi.csv"));
+  assert_string_equal(cpi_ind->owner, "STATS");
+  assert_int_equal(cpi_ind->periodicity, DB_PT_MONTH);
+  const db_indicator *schools = db_catalog_indicator(&f.cat, "SCHOOLS");
+  assert_int_equal(schools->synthetic, 1);
+  assert_string_equal(schools->source, "synthetic");
+  assert_int_equal(schools->is_public, 0);
+
   int with_data = scan_store(&f, NULL, NULL);
   assert_true(with_data >= 30);
   assert_int_equal(with_data, 47);
