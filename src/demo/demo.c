@@ -88,7 +88,8 @@ static int validated(db__demo *dm, int rc, db_diag *local, const char *kind, con
   db_buf path = DB_BUF_INIT;
   for (size_t i = 0; i < local->count; i++) {
     db_buf_clear(&path);
-    db_buf_printf(&path, "%s[%s].%s", kind, code ? code : "", local->items[i].path ? local->items[i].path : "");
+    db_buf_printf(&path, "%s[%s].%s", kind, code ? code : "",
+                  local->items[i].path ? local->items[i].path : "");
     db_diag_add(dm->diag, 0, 0, db_buf_str(&path), local->items[i].code, "%s", local->items[i].message);
   }
   db_buf_free(&path);
@@ -107,7 +108,8 @@ static int check_catalog(db__demo *dm) {
     bad |= validated(dm, db_succession_validate(&c->successions[i], 0, &local), &local, "successions",
                      c->successions[i].from);
   for (size_t i = 0; i < c->n_agencies; i++)
-    bad |= validated(dm, db_agency_validate(&c->agencies[i], 0, &local), &local, "agencies", c->agencies[i].code);
+    bad |= validated(dm, db_agency_validate(&c->agencies[i], 0, &local), &local, "agencies",
+                     c->agencies[i].code);
   for (size_t i = 0; i < c->n_indicators; i++)
     bad |= validated(dm, db_indicator_validate(&c->indicators[i], 0, &local), &local, "indicators",
                      c->indicators[i].code);
@@ -122,16 +124,19 @@ static int store_catalog(db__demo *dm) {
   if (check_catalog(dm)) return DB_EINVAL;
   db_catalog *c = &dm->cat;
   int rc = db_store_begin(dm->store, 1);
-  if (rc) return db_diag_add(dm->diag, 0, 0, NULL, rc, "cannot begin the catalog transaction: %s", db_strerror(rc));
+  if (rc)
+    return db_diag_add(dm->diag, 0, 0, NULL, rc, "cannot begin the catalog transaction: %s", db_strerror(rc));
   int max_level = 0;
   for (size_t i = 0; i < c->n_units; i++)
     if (c->units[i].level > max_level) max_level = c->units[i].level;
   for (int level = 0; level <= max_level && !rc; level++)
     for (size_t i = 0; i < c->n_units && !rc; i++)
       if (c->units[i].level == level) rc = db_store_put_orgunit(dm->store, &c->units[i]);
-  for (size_t i = 0; i < c->n_successions && !rc; i++) rc = db_store_put_succession(dm->store, &c->successions[i]);
+  for (size_t i = 0; i < c->n_successions && !rc; i++)
+    rc = db_store_put_succession(dm->store, &c->successions[i]);
   for (size_t i = 0; i < c->n_agencies && !rc; i++) rc = db_store_put_agency(dm->store, &c->agencies[i]);
-  for (size_t i = 0; i < c->n_indicators && !rc; i++) rc = db_store_put_indicator(dm->store, &c->indicators[i]);
+  for (size_t i = 0; i < c->n_indicators && !rc; i++)
+    rc = db_store_put_indicator(dm->store, &c->indicators[i]);
   if (!rc) rc = db_store_commit(dm->store);
   if (rc) {
     db_store_rollback(dm->store);
@@ -153,11 +158,14 @@ static int store_targets(db__demo *dm) {
   db_diag local = DB_DIAG_INIT;
   int bad = 0;
   for (size_t i = 0; i < dm->n_targets; i++)
-    bad |= validated(dm, db_target_validate(&dm->targets[i], 0, &local), &local, "targets", dm->targets[i].indicator);
+    bad |= validated(dm, db_target_validate(&dm->targets[i], 0, &local), &local, "targets",
+                     dm->targets[i].indicator);
   db_diag_free(&local);
   if (bad) return DB_EINVAL;
   int rc = db_store_begin(dm->store, 0);
-  if (rc) return db_diag_add(dm->diag, 0, 0, NULL, rc, "cannot begin the targets' transaction: %s", db_strerror(rc));
+  if (rc)
+    return db_diag_add(dm->diag, 0, 0, NULL, rc, "cannot begin the targets' transaction: %s",
+                       db_strerror(rc));
   for (size_t i = 0; i < dm->n_targets && !rc; i++) rc = db_store_put_target(dm->store, &dm->targets[i]);
   if (!rc) rc = db_store_commit(dm->store);
   if (rc) {

@@ -36,10 +36,10 @@ typedef struct db__demo {
   void *progress_ctx;
   db_demo_stats stats;
 
-  db_catalog cat;      /* built in memory, linked and stored; then replaced by the stored one */
-  db_target *targets;  /* built after the data */
+  db_catalog cat;     /* built in memory, linked and stored; then replaced by the stored one */
+  db_target *targets; /* built after the data */
   size_t n_targets, cap_targets;
-  db__demo_count *tallies; /* one per entry of the city target table (demo_catalog.c) */
+  db__demo_count *tallies;       /* one per entry of the city target table (demo_catalog.c) */
   db__demo_count *tallies_saved; /* as they were when the open batch began (restored on rollback) */
 
   db_ingest *in;      /* the open observation batch, NULL between batches */
@@ -48,8 +48,8 @@ typedef struct db__demo {
   int64_t rows;       /* rows added over the whole load */
   int64_t next_report;
   uint64_t bytes_done, bytes_total, bytes_file; /* pack bytes read; bytes_file: offset in the open file */
-  int failed;         /* a pack problem was reported */
-  db_map provinces;   /* folded old province name -> province code as a number (demo_units.c) */
+  int failed;                                   /* a pack problem was reported */
+  db_map provinces; /* folded old province name -> province code as a number (demo_units.c) */
 } db__demo;
 
 /* ---- demo.c: batches ---- */
@@ -73,7 +73,8 @@ void db__demo_add_indicators(db__demo *dm, int synthetic);
 /* The city target table: its size, and a call per observation to keep the tallies (cheap when the
  * period is not in 2024). */
 size_t db__demo_city_target_count(void);
-void db__demo_tally(db__demo *dm, const char *indicator, const char *orgunit, const char *period, double value);
+void db__demo_tally(db__demo *dm, const char *indicator, const char *orgunit, const char *period,
+                    double value);
 /* Builds the city targets from the tallies into dm->targets. */
 void db__demo_city_targets(db__demo *dm);
 /* Appends a target (copied). */
@@ -85,7 +86,7 @@ typedef struct db__demo_csv {
   db__demo *dm;
   const char *file; /* relative to the pack */
   db_csv *r;
-  db_diag local; /* the reader's own problems, moved to dm->diag with the file name */
+  db_diag local;  /* the reader's own problems, moved to dm->diag with the file name */
   db_map columns; /* header name -> 0-based index */
   db_csv_field *f;
   size_t nf;

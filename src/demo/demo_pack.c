@@ -31,10 +31,11 @@ void db__demo_problem(db__demo *dm, const char *file, long line, int column, int
 void db__demo_move_problems(db__demo *dm, const char *file, db_diag *from) {
   for (size_t i = 0; i < from->count; i++) {
     const db_problem *p = &from->items[i];
-    db__demo_problem(dm, file, p->line, p->column, p->code, "%s%s%s", p->path ? p->path : "", p->path ? ": " : "",
-                     p->message);
+    db__demo_problem(dm, file, p->line, p->column, p->code, "%s%s%s", p->path ? p->path : "",
+                     p->path ? ": " : "", p->message);
   }
-  if (from->dropped) db__demo_problem(dm, file, 0, 0, DB_EINVAL, "%zu more problems in this file", from->dropped);
+  if (from->dropped)
+    db__demo_problem(dm, file, 0, 0, DB_EINVAL, "%zu more problems in this file", from->dropped);
   db_diag_clear(from);
 }
 
@@ -46,7 +47,8 @@ int db__demo_csv_open(db__demo *dm, const char *file, db__demo_csv *c) {
   int rc = db_csv_open_file(path, NULL, &c->local, &c->r);
   db_free(path);
   if (rc != DB_OK) {
-    if (c->local.count == 0) db__demo_problem(dm, file, 0, 0, rc, "cannot open the file: %s", db_strerror(rc));
+    if (c->local.count == 0)
+      db__demo_problem(dm, file, 0, 0, rc, "cannot open the file: %s", db_strerror(rc));
     db__demo_csv_close(c); /* reports the reader's reason ("cannot open …: No such file") */
     return rc;
   }
@@ -80,8 +82,8 @@ int db__demo_csv_next(db__demo_csv *c) {
 /* The field `col` of the current record, or NULL when the record is too short (reported). */
 static const db_csv_field *field(db__demo_csv *c, int col) {
   if (col >= 0 && (size_t)col < c->nf) return &c->f[col];
-  db__demo_problem(c->dm, c->file, c->line, col + 1, DB_EINVAL, "the record has %zu fields, column %d is missing",
-                   c->nf, col + 1);
+  db__demo_problem(c->dm, c->file, c->line, col + 1, DB_EINVAL,
+                   "the record has %zu fields, column %d is missing", c->nf, col + 1);
   return NULL;
 }
 
@@ -89,8 +91,8 @@ const char *db__demo_csv_text(db__demo_csv *c, int col, char *buf, size_t cap) {
   const db_csv_field *f = field(c, col);
   if (!f) return NULL;
   if (f->len >= cap) {
-    db__demo_problem(c->dm, c->file, c->line, col + 1, DB_EINVAL, "the field is %zu bytes long, more than %zu",
-                     f->len, cap - 1);
+    db__demo_problem(c->dm, c->file, c->line, col + 1, DB_EINVAL,
+                     "the field is %zu bytes long, more than %zu", f->len, cap - 1);
     return NULL;
   }
   memcpy(buf, f->p, f->len);
@@ -112,8 +114,8 @@ int db__demo_csv_number(db__demo_csv *c, int col, double *v) {
   while (b > a && f->p[b - 1] == ' ') b--;
   if (a == b || (b - a == 2 && f->p[a] == '.' && f->p[a + 1] == '.')) return 0;
   if (db_parse_double(f->p + a, b - a, v) == DB_OK) return 1;
-  db__demo_problem(c->dm, c->file, c->line, col + 1, DB_EINVAL, "'%.*s' is not a number", (int)(f->len > 40 ? 40 : f->len),
-                   f->p);
+  db__demo_problem(c->dm, c->file, c->line, col + 1, DB_EINVAL, "'%.*s' is not a number",
+                   (int)(f->len > 40 ? 40 : f->len), f->p);
   return -1;
 }
 
@@ -134,8 +136,10 @@ void db__demo_csv_close(db__demo_csv *c) {
 /* Base letters of U+00C0..U+01B0 and U+1EA0..U+1EF9 ('.' for what is not a letter), from Unicode's
  * canonical decompositions (Đ/đ, which have none, as D/d). */
 static const char fold_latin[] =
-    "AAAAAA.CEEEEIIII.NOOOOO..UUUUY..aaaaaa.ceeeeiiii.nooooo..uuuuy.yAaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHh..IiIiIiIiI."
-    "..JjKk.LlLlLl....NnNnNn...OoOoOo..RrRrRrSsSsSsSsTtTt..UuUuUuUuUuUuWwYyYZzZzZz.................................Oo."
+    "AAAAAA.CEEEEIIII.NOOOOO..UUUUY..aaaaaa.ceeeeiiii.nooooo..uuuuy.yAaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHh.."
+    "IiIiIiIiI."
+    "..JjKk.LlLlLl....NnNnNn...OoOoOo..RrRrRrSsSsSsSsTtTt..UuUuUuUuUuUuWwYyYZzZzZz..........................."
+    "......Oo."
     "............Uu";
 static const char fold_viet[] =
     "AaAaAaAaAaAaAaAaAaAaAaAaEeEeEeEeEeEeEeEeIiIiOoOoOoOoOoOoOoOoOoOoOoOoUuUuUuUuUuUuUuYyYyYyYy";

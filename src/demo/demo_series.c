@@ -29,13 +29,17 @@ typedef struct gso_pick {
 
 typedef struct gso_table {
   const char *file, *group_col;
-  db_period_type period; /* month or quarter, from the Date column */
+  db_period_type period;             /* month or quarter, from the Date column */
   const char *only_col, *only_value; /* rows kept (besides "TỔNG SỐ"): only_col == only_value; NULL = all */
   gso_pick picks[12];
 } gso_table;
 
 static const gso_table gso_tables[] = {
-    {D_GSO "cpi.csv", "Hàng hóa", DB_PT_MONTH, NULL, NULL,
+    {D_GSO "cpi.csv",
+     "Hàng hóa",
+     DB_PT_MONTH,
+     NULL,
+     NULL,
      {{"CHỈ SỐ GIÁ TIÊU DÙNG", "YOY", "CPI_YOY"},
       {"CHỈ SỐ GIÁ TIÊU DÙNG", "MOM", "CPI_MOM"},
       {"CHỈ SỐ GIÁ TIÊU DÙNG", "YTD-YOY", "CPI_AVG_YOY"},
@@ -47,13 +51,25 @@ static const gso_table gso_tables[] = {
       {"Giao thông", "YOY", "CPI_TRANSPORT_YOY"},
       {"Thuốc và dịch vụ y tế", "YOY", "CPI_HEALTH_YOY"},
       {"Giáo dục", "YOY", "CPI_EDUCATION_YOY"}}},
-    {D_GSO "iip.csv", "Ngành", DB_PT_MONTH, NULL, NULL,
+    {D_GSO "iip.csv",
+     "Ngành",
+     DB_PT_MONTH,
+     NULL,
+     NULL,
      {{"Toàn ngành công nghiệp", "YOY", "IIP_YOY"}, {"Công nghiệp chế biến, chế tạo", "YOY", "IIP_MFG_YOY"}}},
-    {D_GSO "tongmuc.csv", "Phân Loại", DB_PT_MONTH, NULL, NULL,
+    {D_GSO "tongmuc.csv",
+     "Phân Loại",
+     DB_PT_MONTH,
+     NULL,
+     NULL,
      {{"TỔNG SỐ", "M", "RETAIL_SALES"}, {"Bán lẻ hàng hóa", "M", "RETAIL_GOODS"}}},
     {D_GSO "xk.csv", "Ngành", DB_PT_MONTH, NULL, NULL, {{"TỔNG TRỊ GIÁ", "Total-M", "EXPORTS"}}},
     {D_GSO "nk.csv", "Ngành", DB_PT_MONTH, NULL, NULL, {{"TỔNG TRỊ GIÁ", "Total-M", "IMPORTS"}}},
-    {D_GSO "fdi.csv", "Phân Loại", DB_PT_MONTH, "Trong Nước", "Trong Nước",
+    {D_GSO "fdi.csv",
+     "Phân Loại",
+     DB_PT_MONTH,
+     "Trong Nước",
+     "Trong Nước",
      {{NULL, "Vốn đăng ký", "FDI_REG"}, {NULL, "Số dự án", "FDI_PROJECTS"}}},
     {D_GSO "vdt.csv", "Phân Loại", DB_PT_MONTH, NULL, NULL, {{NULL, "Total-M", "BUDGET_INVEST"}}},
     {D_GSO "gdp_ss.csv", "Ngành", DB_PT_QUARTER, NULL, NULL, {{"TỔNG SỐ", "YOY", "GDP_GROWTH_YOY"}}},
@@ -73,16 +89,32 @@ static const wb_table wb_tables[] = {
 };
 #define N_WB (sizeof wb_tables / sizeof wb_tables[0])
 
-const char *const db__demo_series_files[] = {
-    D_GSO "cpi.csv", D_GSO "iip.csv", D_GSO "tongmuc.csv", D_GSO "xk.csv", D_GSO "nk.csv", D_GSO "fdi.csv",
-    D_GSO "vdt.csv", D_GSO "gdp_ss.csv", "macro/wb_gdp_current_usd.csv", "macro/wb_population.csv",
-    "macro/wb_inflation_consumer_prices_pct.csv", "macro/wb_inflation_gdp_deflator_pct.csv", F_AIR, F_RAIN, F_COVID,
-    NULL};
+const char *const db__demo_series_files[] = {D_GSO "cpi.csv",
+                                             D_GSO "iip.csv",
+                                             D_GSO "tongmuc.csv",
+                                             D_GSO "xk.csv",
+                                             D_GSO "nk.csv",
+                                             D_GSO "fdi.csv",
+                                             D_GSO "vdt.csv",
+                                             D_GSO "gdp_ss.csv",
+                                             "macro/wb_gdp_current_usd.csv",
+                                             "macro/wb_population.csv",
+                                             "macro/wb_inflation_consumer_prices_pct.csv",
+                                             "macro/wb_inflation_gdp_deflator_pct.csv",
+                                             F_AIR,
+                                             F_RAIN,
+                                             F_COVID,
+                                             NULL};
 
 /* The air-quality columns and their indicators. */
-static const char *const air_columns[][2] = {{"PM2.5", "PM25"}, {"NO2", "NO2"}, {"O3", "O3"},
-                                             {"CO", "CO"},      {"SO2", "SO2"}, {"TSP", "TSP"},
-                                             {"Temperature", "TEMP_C"}, {"Humidity", "HUMIDITY"}};
+static const char *const air_columns[][2] = {{"PM2.5", "PM25"},
+                                             {"NO2", "NO2"},
+                                             {"O3", "O3"},
+                                             {"CO", "CO"},
+                                             {"SO2", "SO2"},
+                                             {"TSP", "TSP"},
+                                             {"Temperature", "TEMP_C"},
+                                             {"Humidity", "HUMIDITY"}};
 #define N_AIR (sizeof air_columns / sizeof air_columns[0])
 
 static const char *const rain_months[12] = {"Jan.", "Feb.", "March", "April", "May",  "June",
@@ -131,7 +163,8 @@ static int close_source(db__demo *dm, db__demo_csv *c, int read_rc, int fatal) {
     db_ingest_abort(dm->in);
     dm->in = NULL;
     dm->stats.sources_skipped++;
-    if (!fatal) db__demo_problem(dm, c->file, 0, 0, read_rc, "reading stopped: nothing of this file was loaded");
+    if (!fatal)
+      db__demo_problem(dm, c->file, 0, 0, read_rc, "reading stopped: nothing of this file was loaded");
     return fatal;
   }
   int rc = db__demo_batch_end(dm);
@@ -139,7 +172,8 @@ static int close_source(db__demo *dm, db__demo_csv *c, int read_rc, int fatal) {
 }
 
 /* Emits and sorts the answer: 0 (accepted or refused: the batch will tell), or the store error. */
-static int emit(db__demo *dm, long line, const char *ind, const char *unit, const char *period, double v, int status) {
+static int emit(db__demo *dm, long line, const char *ind, const char *unit, const char *period, double v,
+                int status) {
   int rc = db__demo_emit(dm, line, ind, unit, period, v, status);
   return rc == DB_EINVAL ? DB_OK : rc;
 }
@@ -179,7 +213,8 @@ static int load_gso(db__demo *dm, const gso_table *t) {
   int gcol = db__demo_csv_col(&c, t->group_col), dcol = db__demo_csv_col(&c, "Date");
   int ocol = t->only_col ? db__demo_csv_col(&c, t->only_col) : 0;
   int vcol[12], n = 0, ok = gcol >= 0 && dcol >= 0 && ocol >= 0;
-  for (; n < 12 && t->picks[n].indicator; n++) ok &= (vcol[n] = db__demo_csv_col(&c, t->picks[n].column)) >= 0;
+  for (; n < 12 && t->picks[n].indicator; n++)
+    ok &= (vcol[n] = db__demo_csv_col(&c, t->picks[n].column)) >= 0;
   int fatal = 0;
   char group[512], unit[8], period[16];
   while (ok && !fatal && (rc = db__demo_csv_next(&c)) == 1) {
@@ -211,7 +246,8 @@ static int load_wb(db__demo *dm, const wb_table *t) {
   while (ok && !fatal && (rc = db__demo_csv_next(&c)) == 1) {
     if (!db__demo_csv_is(&c, ccol, "VNM") || !db__demo_csv_text(&c, ycol, year, sizeof year)) continue;
     double v;
-    if (db__demo_csv_number(&c, vcol, &v) == 1) fatal = emit(dm, c.line, t->indicator, "VN", year, v, DB_STATUS_OFFICIAL);
+    if (db__demo_csv_number(&c, vcol, &v) == 1)
+      fatal = emit(dm, c.line, t->indicator, "VN", year, v, DB_STATUS_OFFICIAL);
   }
   return close_source(dm, &c, ok ? rc : DB_EINVAL, fatal);
 }
@@ -291,7 +327,8 @@ static int load_covid(db__demo *dm) {
   while (ok && !fatal && (rc = db__demo_csv_next(&c)) == 1) {
     if (!db__demo_csv_is(&c, ccol, "Vietnam") || !db__demo_csv_text(&c, dcol, day, sizeof day)) continue;
     double v;
-    if (db__demo_csv_number(&c, ncol, &v) == 1) fatal = emit(dm, c.line, "COVID_NEW", "VN", day, v, DB_STATUS_OFFICIAL);
+    if (db__demo_csv_number(&c, ncol, &v) == 1)
+      fatal = emit(dm, c.line, "COVID_NEW", "VN", day, v, DB_STATUS_OFFICIAL);
     if (!fatal && db__demo_csv_number(&c, kcol, &v) == 1)
       fatal = emit(dm, c.line, "COVID_DEATHS", "VN", day, v, DB_STATUS_OFFICIAL);
   }

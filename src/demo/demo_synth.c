@@ -73,15 +73,15 @@ static double round_to(double v, int decimals) {
 /* ---- the synthetic city ---- */
 
 static const char *const syllable1[20][2] = {
-    {"Tân", "Tan"},     {"Bình", "Binh"},   {"Long", "Long"},   {"Phước", "Phuoc"}, {"Vĩnh", "Vinh"},
-    {"Thạnh", "Thanh"}, {"Hiệp", "Hiep"},   {"Nhơn", "Nhon"},   {"Mỹ", "My"},       {"Xuân", "Xuan"},
+    {"Tân", "Tan"},       {"Bình", "Binh"}, {"Long", "Long"},   {"Phước", "Phuoc"}, {"Vĩnh", "Vinh"},
+    {"Thạnh", "Thanh"},   {"Hiệp", "Hiep"}, {"Nhơn", "Nhon"},   {"Mỹ", "My"},       {"Xuân", "Xuan"},
     {"Trường", "Truong"}, {"Đức", "Duc"},   {"Quang", "Quang"}, {"Minh", "Minh"},   {"Gia", "Gia"},
-    {"Hòa", "Hoa"},     {"Thới", "Thoi"},   {"Thuận", "Thuan"}, {"Khánh", "Khanh"}, {"Phú", "Phu"}};
+    {"Hòa", "Hoa"},       {"Thới", "Thoi"}, {"Thuận", "Thuan"}, {"Khánh", "Khanh"}, {"Phú", "Phu"}};
 static const char *const syllable2[20][2] = {
-    {"An", "An"},       {"Lợi", "Loi"},     {"Hưng", "Hung"},   {"Định", "Dinh"},   {"Lộc", "Loc"},
-    {"Đông", "Dong"},   {"Tây", "Tay"},     {"Trung", "Trung"}, {"Thành", "Thanh"}, {"Nghĩa", "Nghia"},
-    {"Thọ", "Tho"},     {"Hải", "Hai"},     {"Sơn", "Son"},     {"Điền", "Dien"},   {"Quý", "Quy"},
-    {"Tiến", "Tien"},   {"Phát", "Phat"},   {"Thắng", "Thang"}, {"Nhựt", "Nhut"},   {"Hội", "Hoi"}};
+    {"An", "An"},     {"Lợi", "Loi"},   {"Hưng", "Hung"},   {"Định", "Dinh"},   {"Lộc", "Loc"},
+    {"Đông", "Dong"}, {"Tây", "Tay"},   {"Trung", "Trung"}, {"Thành", "Thanh"}, {"Nghĩa", "Nghia"},
+    {"Thọ", "Tho"},   {"Hải", "Hai"},   {"Sơn", "Son"},     {"Điền", "Dien"},   {"Quý", "Quy"},
+    {"Tiến", "Tien"}, {"Phát", "Phat"}, {"Thắng", "Thang"}, {"Nhựt", "Nhut"},   {"Hội", "Hoi"}};
 
 #define N_NEW 168
 #define N_WARDS 113
@@ -98,7 +98,8 @@ static void place_name(int k, int lang, char *out, size_t cap) {
 }
 
 static void put_unit(db__demo *dm, const char *code, const char *name, const char *name_en, db_ou_kind kind,
-                     const char *parent, int64_t from, int64_t to, double pop, double area, const char *geometry) {
+                     const char *parent, int64_t from, int64_t to, double pop, double area,
+                     const char *geometry) {
   db_orgunit ou;
   db_orgunit_init(&ou);
   ou.code = (char *)code;
@@ -119,7 +120,8 @@ static void grid_cell(int i, char *out, size_t cap) {
   double step = 0.6 / 13, x0 = 106.4 + (i % 13) * step, y0 = 10.5 + (i / 13) * step, x1 = x0 + step,
          y1 = y0 + step;
   snprintf(out, cap,
-           "{\"type\":\"Polygon\",\"coordinates\":[[[%.5f,%.5f],[%.5f,%.5f],[%.5f,%.5f],[%.5f,%.5f],[%.5f,%.5f]]]}",
+           "{\"type\":\"Polygon\",\"coordinates\":[[[%.5f,%.5f],[%.5f,%.5f],[%.5f,%.5f],[%.5f,%.5f],[%.5f,%."
+           "5f]]]}",
            x0, y0, x1, y0, x1, y1, x0, y1, x0, y0);
 }
 
@@ -128,7 +130,9 @@ static void synth_new_units(db__demo *dm, int64_t start) {
   for (int i = 0; i < N_NEW; i++) {
     snprintf(code, sizeof code, "9%04d", i + 1);
     rng r = rng_for("unit", code, NULL);
-    db_ou_kind kind = i < N_WARDS ? DB_OU_WARD : i < N_WARDS + N_COMMUNES ? DB_OU_COMMUNE : DB_OU_SPECIAL_ZONE;
+    db_ou_kind kind = i < N_WARDS                ? DB_OU_WARD
+                      : i < N_WARDS + N_COMMUNES ? DB_OU_COMMUNE
+                                                 : DB_OU_SPECIAL_ZONE;
     double pop, area;
     if (kind == DB_OU_SPECIAL_ZONE) {
       snprintf(name, sizeof name, "Đặc khu Hòn Ngọc");
@@ -190,8 +194,8 @@ void db__demo_synth_units(db__demo *dm) {
   db_parse_date(DB__DEMO_MERGER_DATE, 10, &merger);
   end = merger - 1;
   db__demo_add_country(dm);
-  put_unit(dm, "79", "Thành phố Hồ Chí Minh", "Ho Chi Minh City", DB_OU_CITY, "VN", DB_DATE_NONE, DB_DATE_NONE, NAN,
-           NAN, NULL);
+  put_unit(dm, "79", "Thành phố Hồ Chí Minh", "Ho Chi Minh City", DB_OU_CITY, "VN", DB_DATE_NONE,
+           DB_DATE_NONE, NAN, NAN, NULL);
   synth_new_units(dm, merger);
   synth_old_units(dm, end, merger);
   db__demo_add_sites(dm);
@@ -233,11 +237,11 @@ typedef struct synth_def {
   const char *indicator, *unit; /* a unit code, or "AQ" for the six stations */
   db_period_type type;
   const char *from, *to;
-  double mean, sd, phi;    /* AR(1) around the mean */
-  double season, diurnal;  /* amplitudes of the yearly and daily cycles */
-  double trend;            /* added per step */
+  double mean, sd, phi;   /* AR(1) around the mean */
+  double season, diurnal; /* amplitudes of the yearly and daily cycles */
+  double trend;           /* added per step */
   double min, max;
-  int ytd;                 /* cumulated from January (year-to-date series) */
+  int ytd; /* cumulated from January (year-to-date series) */
 } synth_def;
 
 #define M_FROM "2019-01"
@@ -313,7 +317,8 @@ static int synth_value(void *ctx, const db_period *p, const char *code) {
     if (year != s->last_year) s->ytd = 0, s->last_year = year;
     v = s->ytd += v;
   }
-  int rc = db__demo_emit(s->dm, 0, d->indicator, s->unit, code, round_to(v, s->decimals), DB_STATUS_PROVISIONAL);
+  int rc =
+      db__demo_emit(s->dm, 0, d->indicator, s->unit, code, round_to(v, s->decimals), DB_STATUS_PROVISIONAL);
   return rc == DB_EINVAL ? DB_OK : rc;
 }
 
@@ -411,7 +416,8 @@ static int ward_value(void *ctx, const db_period *p, const char *code) {
     v = d->rate + d->trend * years + d->season * cycle + d->sd * rng_gauss(&w->r) + 10 * (w->factor - 1);
     v = v < 0 ? 0 : v > 100 ? 100 : v;
   }
-  int rc = db__demo_emit(w->dm, 0, d->indicator, w->unit, code, round_to(v, w->decimals), DB_STATUS_PROVISIONAL);
+  int rc =
+      db__demo_emit(w->dm, 0, d->indicator, w->unit, code, round_to(v, w->decimals), DB_STATUS_PROVISIONAL);
   return rc == DB_EINVAL ? DB_OK : rc;
 }
 
@@ -426,7 +432,8 @@ static void ward_populations(const db__demo *dm, double *pop) {
   for (size_t i = 0; i < c->n_units; i++) {
     int64_t parent;
     pop[i] = NAN;
-    if (c->units[i].parent && db_map_gets(&c->unit_index, c->units[i].parent, &parent)) has_children[parent] = 1;
+    if (c->units[i].parent && db_map_gets(&c->unit_index, c->units[i].parent, &parent))
+      has_children[parent] = 1;
   }
   for (int pass = 0; pass < 2; pass++)
     for (size_t i = 0; i < c->n_successions; i++) {
@@ -444,7 +451,8 @@ static void ward_populations(const db__demo *dm, double *pop) {
     }
   for (size_t i = 0; i < c->n_units; i++) {
     const db_orgunit *u = &c->units[i];
-    if (u->kind == DB_OU_WARD || u->kind == DB_OU_COMMUNE || u->kind == DB_OU_SPECIAL_ZONE) pop[i] = u->population;
+    if (u->kind == DB_OU_WARD || u->kind == DB_OU_COMMUNE || u->kind == DB_OU_SPECIAL_ZONE)
+      pop[i] = u->population;
   }
   db_free(has_children);
   db_free(inflow);
@@ -454,7 +462,8 @@ static void ward_populations(const db__demo *dm, double *pop) {
 static void ward_plan(db__demo *dm, const ward_def *d, const db_orgunit *u) {
   const db_indicator *ind = db_catalog_indicator(&dm->cat, d->indicator);
   double year = u->population * d->rate * unit_factor(d->indicator, u->code) * 12 * (1 + d->trend * 2.5);
-  db__demo_add_target(dm, d->indicator, u->code, "2025", "plan", round_to(year * PLAN_GROWTH, ind ? ind->decimals : 0),
+  db__demo_add_target(dm, d->indicator, u->code, "2025", "plan",
+                      round_to(year * PLAN_GROWTH, ind ? ind->decimals : 0),
                       "Demo ward plan 2025: the generated expectation + 5% (synthetic)");
 }
 
@@ -470,9 +479,15 @@ int db__demo_ward_series(db__demo *dm) {
       const db_orgunit *u = &c->units[i];
       if (db_is_unknown(pop[i])) continue;
       int legacy = u->valid_to != DB_DATE_NONE;
-      ward_run w = {dm, d, u->code, pop[i], unit_factor(d->indicator, u->code), ind ? ind->decimals : 0,
+      ward_run w = {dm,
+                    d,
+                    u->code,
+                    pop[i],
+                    unit_factor(d->indicator, u->code),
+                    ind ? ind->decimals : 0,
                     rng_for(d->indicator, u->code, NULL)};
-      rc = each_period(DB_PT_MONTH, legacy ? PANEL_FROM : PANEL_MERGER, legacy ? "2025-06" : PANEL_TO, ward_value, &w);
+      rc = each_period(DB_PT_MONTH, legacy ? PANEL_FROM : PANEL_MERGER, legacy ? "2025-06" : PANEL_TO,
+                       ward_value, &w);
       if (!rc && !legacy && d->plan) ward_plan(dm, d, u);
     }
   }

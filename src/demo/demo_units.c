@@ -35,8 +35,8 @@
 
 #define TEXT_MAX 1024
 
-const char *const db__demo_unit_files[] = {F_PROVINCES, F_OLD_VN,   F_OLD_HCMC, F_NEW,
-                                           F_GEO_NEW,   F_GEO_OLD,  F_PROV_MAP, F_WARD_MAP, NULL};
+const char *const db__demo_unit_files[] = {F_PROVINCES, F_OLD_VN,   F_OLD_HCMC, F_NEW, F_GEO_NEW,
+                                           F_GEO_OLD,   F_PROV_MAP, F_WARD_MAP, NULL};
 
 /* Boundaries (and a few properties) of a GeoJSON file, by unit code. */
 typedef struct geo_feature {
@@ -59,7 +59,8 @@ typedef struct units_ctx {
 static int read_geo(db__demo *dm, const char *file, const char *code_key, geo_set *out);
 static void geo_free(geo_set *g);
 static int read_current_provinces(units_ctx *u);
-static int read_old_units(units_ctx *u, const char *file, const char *const *provinces, int collect_provinces);
+static int read_old_units(units_ctx *u, const char *file, const char *const *provinces,
+                          int collect_provinces);
 static int read_new_units(units_ctx *u);
 static int read_province_successions(units_ctx *u);
 static int read_ward_successions(units_ctx *u);
@@ -201,7 +202,8 @@ static int read_current_provinces(units_ctx *u) {
   if ((rc = columns(&c, names, col, 2))) goto done;
   char code[16], name[TEXT_MAX], full[TEXT_MAX + 16];
   while ((rc = db__demo_csv_next(&c)) == 1) {
-    if (!db__demo_csv_text(&c, col[0], code, sizeof code) || !db__demo_csv_text(&c, col[1], name, sizeof name))
+    if (!db__demo_csv_text(&c, col[0], code, sizeof code) ||
+        !db__demo_csv_text(&c, col[1], name, sizeof name))
       continue;
     int city = strncmp(name, "Thành phố", strlen("Thành phố")) == 0;
     snprintf(full, sizeof full, "%s%s", city ? "" : "Tỉnh ", name);
@@ -263,7 +265,8 @@ static int in_list(const char *const *list, const char *s) {
 /* Reads a pre-merger list (province, district, ward columns): the old districts and wards of the
  * provinces in `provinces` become legacy units; with collect_provinces, every province also enters the
  * name index, and those that are not provinces of 2025 become legacy units under VN. */
-static int read_old_units(units_ctx *u, const char *file, const char *const *provinces, int collect_provinces) {
+static int read_old_units(units_ctx *u, const char *file, const char *const *provinces,
+                          int collect_provinces) {
   static const char *const names[] = {"province_code", "province_name", "district_code", "district_name",
                                       "district_type", "ward_code",     "ward_name",     "ward_type"};
   enum { P_CODE, P_NAME, D_CODE, D_NAME, D_TYPE, W_CODE, W_NAME, W_TYPE, NCOL };
@@ -280,7 +283,8 @@ static int read_old_units(units_ctx *u, const char *file, const char *const *pro
     if (collect_provinces) {
       province_key(f[P_NAME], key, sizeof key);
       db_map_puts(&u->dm->provinces, key, strtol(f[P_CODE], NULL, 10));
-      if (!db_catalog_unit(&u->dm->cat, f[P_CODE])) put_legacy(u, f[P_CODE], f[P_NAME], DB_OU_CITY, "VN", NULL, NULL);
+      if (!db_catalog_unit(&u->dm->cat, f[P_CODE]))
+        put_legacy(u, f[P_CODE], f[P_NAME], DB_OU_CITY, "VN", NULL, NULL);
     }
     if (!in_list(provinces, f[P_CODE])) continue;
     const geo_feature *g = geo_find(&u->geo_old, f[D_CODE]);
@@ -289,7 +293,8 @@ static int read_old_units(units_ctx *u, const char *file, const char *const *pro
                attributes(dkeys, dvals, 1));
     snprintf(wcode, sizeof wcode, "%s%s", DB__DEMO_LEGACY_PREFIX, f[W_CODE]);
     if (db_catalog_unit(&u->dm->cat, wcode)) {
-      db__demo_problem(u->dm, file, c.line, col[W_CODE] + 1, DB_EINVAL, "ward code %s appears twice", f[W_CODE]);
+      db__demo_problem(u->dm, file, c.line, col[W_CODE] + 1, DB_EINVAL, "ward code %s appears twice",
+                       f[W_CODE]);
       continue;
     }
     const char *wkeys[] = {"gso_code", "type"}, *wvals[] = {f[W_CODE], f[W_TYPE]};
@@ -313,8 +318,9 @@ static int read_area(db__demo_csv *c, int col, double *area, int *corrected) {
 }
 
 static int read_new_units(units_ctx *u) {
-  static const char *const names[] = {"commune_code",   "commune_name",     "commune_type", "province_code",
-                                      "area_km2_bando", "population_bando", "admin_center", "pre_merger_units"};
+  static const char *const names[] = {"commune_code",  "commune_name",    "commune_type",
+                                      "province_code", "area_km2_bando",  "population_bando",
+                                      "admin_center",  "pre_merger_units"};
   enum { CODE, NAME, TYPE, PROV, AREA, POP, CENTER, PRE, NCOL };
   int col[NCOL];
   db__demo_csv c;
@@ -326,18 +332,24 @@ static int read_new_units(units_ctx *u) {
     db_orgunit ou;
     db_orgunit_init(&ou);
     int corrected;
-    if (!db__demo_csv_text(&c, col[CODE], code, sizeof code) || !db__demo_csv_text(&c, col[NAME], name, sizeof name) ||
-        !db__demo_csv_text(&c, col[TYPE], type, sizeof type) || !db__demo_csv_text(&c, col[PROV], prov, sizeof prov) ||
-        !db__demo_csv_text(&c, col[CENTER], center, sizeof center) || !db__demo_csv_text(&c, col[PRE], pre, sizeof pre) ||
-        db__demo_csv_number(&c, col[POP], &ou.population) < 0 || read_area(&c, col[AREA], &ou.area_km2, &corrected) < 0)
+    if (!db__demo_csv_text(&c, col[CODE], code, sizeof code) ||
+        !db__demo_csv_text(&c, col[NAME], name, sizeof name) ||
+        !db__demo_csv_text(&c, col[TYPE], type, sizeof type) ||
+        !db__demo_csv_text(&c, col[PROV], prov, sizeof prov) ||
+        !db__demo_csv_text(&c, col[CENTER], center, sizeof center) ||
+        !db__demo_csv_text(&c, col[PRE], pre, sizeof pre) ||
+        db__demo_csv_number(&c, col[POP], &ou.population) < 0 ||
+        read_area(&c, col[AREA], &ou.area_km2, &corrected) < 0)
       continue;
     if (strcmp(prov, "79") != 0) {
-      db__demo_problem(u->dm, F_NEW, c.line, col[PROV] + 1, DB_EINVAL, "unit %s is in province %s, not 79", code, prov);
+      db__demo_problem(u->dm, F_NEW, c.line, col[PROV] + 1, DB_EINVAL, "unit %s is in province %s, not 79",
+                       code, prov);
       continue;
     }
     if (db_ou_kind_parse(type, &ou.kind) != DB_OK ||
         (ou.kind != DB_OU_WARD && ou.kind != DB_OU_COMMUNE && ou.kind != DB_OU_SPECIAL_ZONE)) {
-      db__demo_problem(u->dm, F_NEW, c.line, col[TYPE] + 1, DB_EINVAL, "'%s' is not Phường, Xã or Đặc khu", type);
+      db__demo_problem(u->dm, F_NEW, c.line, col[TYPE] + 1, DB_EINVAL, "'%s' is not Phường, Xã or Đặc khu",
+                       type);
       continue;
     }
     snprintf(area_text, sizeof area_text, "%.*s", (int)c.f[col[AREA]].len, c.f[col[AREA]].p);
@@ -465,15 +477,17 @@ static int read_ward_successions(units_ctx *u) {
     if (!db__demo_csv_is(&c, col[0], "79")) continue;
     if (n == cap) links = db_realloc(links, (cap = cap ? 2 * cap : 512) * sizeof *links);
     ward_link *l = &links[n];
-    if (!db__demo_csv_text(&c, col[1], l->to, sizeof l->to) || !db__demo_csv_text(&c, col[2], gso, sizeof gso) ||
-        !db__demo_csv_text(&c, col[3], type, sizeof type))
+    if (!db__demo_csv_text(&c, col[1], l->to, sizeof l->to) ||
+        !db__demo_csv_text(&c, col[2], gso, sizeof gso) || !db__demo_csv_text(&c, col[3], type, sizeof type))
       continue;
     if (strcmp(type, "full") != 0 && strcmp(type, "partial") != 0) {
-      db__demo_problem(u->dm, F_WARD_MAP, c.line, col[3] + 1, DB_EINVAL, "merge_type '%s' is not full or partial", type);
+      db__demo_problem(u->dm, F_WARD_MAP, c.line, col[3] + 1, DB_EINVAL,
+                       "merge_type '%s' is not full or partial", type);
       continue;
     }
     if (!old_code(u, gso, l->from, sizeof l->from) || !db_catalog_unit(&u->dm->cat, l->to)) {
-      db__demo_problem(u->dm, F_WARD_MAP, c.line, 0, DB_EINVAL, "unknown old unit %s or new unit %s", gso, l->to);
+      db__demo_problem(u->dm, F_WARD_MAP, c.line, 0, DB_EINVAL, "unknown old unit %s or new unit %s", gso,
+                       l->to);
       continue;
     }
     l->partial = strcmp(type, "partial") == 0;

@@ -6,7 +6,7 @@
  * (they still count for line numbers). Every problem is reported with its line and column (1-based
  * field number) into the reader's db_diag: a quote that never closes, text after a closing quote,
  * a bare quote inside an unquoted field, bytes that are not UTF-8, a record longer than the limit
- * (default 1 MiB; the reader skips to the next line end and goes on). A record with a problem is
+ * (default 1 MiB; the reader skips to the end of that record, quotes respected, and goes on). A record with a problem is
  * still consumed, so a caller can list every bad record of a file in one pass.
  *
  * Ownership: fields returned by db_csv_next point into the reader's buffer and stay valid until the
@@ -33,7 +33,8 @@ typedef struct db_csv_options {
 } db_csv_options;
 
 /* Open a reader. Problems (reading, and later parsing) are added to d, which must outlive the reader.
- * Returns 0, or DB_EIO (file) with the reason in d. opts may be NULL. db_csv_open_mem does not copy. */
+ * Returns 0, DB_EIO (file) or DB_EINVAL (a delimiter that is a quote, CR or LF) with the reason in d.
+ * opts may be NULL. db_csv_open_mem reads the block in place: keep it alive until db_csv_close. */
 int db_csv_open_file(const char *path, const db_csv_options *opts, db_diag *d, db_csv **out);
 int db_csv_open_fd(int fd, const db_csv_options *opts, db_diag *d, db_csv **out);
 int db_csv_open_mem(const char *data, size_t len, const db_csv_options *opts, db_diag *d, db_csv **out);

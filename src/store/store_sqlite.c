@@ -205,7 +205,8 @@ static int map_rc(int rc) {
   }
 }
 
-/* The cached statement `which`, reset and ready to bind, or NULL when it cannot be prepared (*rc set). */
+/* The cached statement `which` (prepared on first use), or NULL when it cannot be prepared (*rc set).
+ * Every user resets the statement after use, so it is always ready to bind. */
 static sqlite3_stmt *stmt(db_sqlite *s, int which, int *rc) {
   sqlite3_stmt *st = s->stmts[which];
   if (!st) {
@@ -603,6 +604,8 @@ static int sq_put_dimension(db_store *store, db_dimension *dim) {
   int rc = need_tx(s);
   if (rc) return rc;
   if (!dim->code) return DB_EINVAL;
+  for (size_t i = 0; i < dim->n_items; i++)
+    if (!dim->items[i].code) return DB_EINVAL;
   sqlite3_stmt *st = stmt(s, ST_PUT_DIMENSION, &rc);
   if (!st) return rc;
   bind_text(st, 1, dim->code);
@@ -613,7 +616,6 @@ static int sq_put_dimension(db_store *store, db_dimension *dim) {
   if ((rc = run(st)) != DB_OK) return rc;
   if (!(st = stmt(s, ST_PUT_ITEM, &rc))) return rc;
   for (size_t i = 0; i < dim->n_items && rc == DB_OK; i++) {
-    if (!dim->items[i].code) return DB_EINVAL;
     sqlite3_bind_int64(st, 1, dim->id);
     bind_text(st, 2, dim->items[i].code);
     bind_text(st, 3, dim->items[i].name);

@@ -98,11 +98,30 @@ static void count_city_units(const fixture *f, int *wards, int *communes, int *z
 }
 
 /* Every indicator code of the issue and of demo.h. */
-static const char *const documented_codes[] = {
-    "CPI_YOY", "CPI_MOM", "CORE_INFL_YOY", "GOLD_PRICE_YOY", "USD_PRICE_YOY", "IIP_YOY", "RETAIL_SALES",
-    "EXPORTS", "IMPORTS", "FDI_REG",       "BUDGET_INVEST",  "GDP_USD",       "POP",     "INFL_CPI",
-    "PM25",    "NO2",     "O3",            "CO",             "SO2",           "RAIN_MM", "COVID_NEW",
-    "COVID_DEATHS", "POPULATION", "AREA_KM2"};
+static const char *const documented_codes[] = {"CPI_YOY",
+                                               "CPI_MOM",
+                                               "CORE_INFL_YOY",
+                                               "GOLD_PRICE_YOY",
+                                               "USD_PRICE_YOY",
+                                               "IIP_YOY",
+                                               "RETAIL_SALES",
+                                               "EXPORTS",
+                                               "IMPORTS",
+                                               "FDI_REG",
+                                               "BUDGET_INVEST",
+                                               "GDP_USD",
+                                               "POP",
+                                               "INFL_CPI",
+                                               "PM25",
+                                               "NO2",
+                                               "O3",
+                                               "CO",
+                                               "SO2",
+                                               "RAIN_MM",
+                                               "COVID_NEW",
+                                               "COVID_DEATHS",
+                                               "POPULATION",
+                                               "AREA_KM2"};
 
 /* Distinct indicators with at least one observation, and a checksum of every (indicator code, unit
  * code, period, value) that does not depend on the order or on the store's ids. */
@@ -205,7 +224,8 @@ static void test_synthetic_is_deterministic(void **state) {
   assert_int_equal(rows_a, a.stats.observations);
   assert_int_equal(rows_a, rows_b);
   assert_true(sum_a == sum_b);
-  assert_true(value_of(&a, "PM25", "AQ03", "2025-02-14T08:00") == value_of(&b, "PM25", "AQ03", "2025-02-14T08:00"));
+  assert_true(value_of(&a, "PM25", "AQ03", "2025-02-14T08:00") ==
+              value_of(&b, "PM25", "AQ03", "2025-02-14T08:00"));
   close_fixture(&a);
   close_fixture(&b);
 }
@@ -260,7 +280,8 @@ typedef struct target_find {
 
 static int find_target(void *ctx, const db_target *t) {
   target_find *tf = ctx;
-  if (strcmp(t->orgunit, tf->orgunit) == 0 && strcmp(t->period, tf->period) == 0 && strcmp(t->kind, tf->kind) == 0) {
+  if (strcmp(t->orgunit, tf->orgunit) == 0 && strcmp(t->period, tf->period) == 0 &&
+      strcmp(t->kind, tf->kind) == 0) {
     tf->n++;
     tf->value = t->value;
   }
@@ -355,22 +376,30 @@ static char *write_small_pack(void) {
   char *dir = db_test_tempdir();
   static const char *const dirs[] = {"admin_units", "macro", "macro/gso_monthly_national"};
   static const char *const files[][2] = {
-      {"admin_units/vn_provinces_2025-07-01_gso_915.csv", "stt,province_code,province_name\n1,79,Thành phố Hồ Chí Minh\n"},
+      {"admin_units/vn_provinces_2025-07-01_gso_915.csv",
+       "stt,province_code,province_name\n1,79,Thành phố Hồ Chí Minh\n"},
       {"admin_units/vn_units_2025-03-01_3level.csv",
-       "province_code,province_name,province_type,district_code,district_name,district_type,ward_code,ward_name,"
-       "ward_type\n74,Tỉnh Bình Dương,Tỉnh,718,Thành phố Thủ Dầu Một,Thành phố,25741,Phường Hiệp Thành,Phường\n"},
+       "province_code,province_name,province_type,district_code,district_name,district_type,ward_code,ward_"
+       "name,"
+       "ward_type\n74,Tỉnh Bình Dương,Tỉnh,718,Thành phố Thủ Dầu Một,Thành phố,25741,Phường Hiệp "
+       "Thành,Phường\n"},
       {"admin_units/hcmc_wards_2025-03-01_pre_merger.csv",
-       "province_code,province_name,province_type,district_code,district_name,district_type,ward_code,ward_name,"
-       "ward_type\n79,Thành phố Hồ Chí Minh,Thành phố Trung ương,760,Quận 1,Quận,26734,Phường Tân Định,Phường\n"},
+       "province_code,province_name,province_type,district_code,district_name,district_type,ward_code,ward_"
+       "name,"
+       "ward_type\n79,Thành phố Hồ Chí Minh,Thành phố Trung ương,760,Quận 1,Quận,26734,Phường Tân "
+       "Định,Phường\n"},
       {"admin_units/hcmc_communes_2025-07-01.csv",
        "commune_code,commune_name,commune_type,province_code,area_km2_bando,population_bando,admin_center,"
-       "pre_merger_units\n26737,Phường Tân Định,Phường,79,1.5,50000,x,y\n25747,Phường Thủ Dầu Một,Phường,79,15.68,"
+       "pre_merger_units\n26737,Phường Tân Định,Phường,79,1.5,50000,x,y\n25747,Phường Thủ Dầu "
+       "Một,Phường,79,15.68,"
        "88132,x,y\n"},
       {"admin_units/vn_province_merge_mapping_2025-07-01.csv",
-       "new_province_code,new_province_name,old_province_code,old_province_name,merge_type\n79,x,74,x,full\n79,x,79,x,"
+       "new_province_code,new_province_name,old_province_code,old_province_name,merge_type\n79,x,74,x,"
+       "full\n79,x,79,x,"
        "full\n"},
       {"admin_units/vn_commune_merge_mapping_2025-07-01.csv",
-       "new_province_code,new_province_name,new_commune_code,new_commune_name,old_ward_code,old_ward_name,merge_type\n"
+       "new_province_code,new_province_name,new_commune_code,new_commune_name,old_ward_code,old_ward_name,"
+       "merge_type\n"
        "79,x,26737,x,26734,x,full\n79,x,25747,x,25741,x,partial\n"},
       {"macro/gso_monthly_national/cpi.csv",
        ",Hàng hóa,YOY,MOM,YTD-YOY,Date\n0,CHỈ SỐ GIÁ TIÊU DÙNG,abc,0.3,3.2,2025-02-28\n"
@@ -391,7 +420,8 @@ static char *write_small_pack(void) {
 
 static const db_problem *problem_of(const db_diag *d, const char *file, long line) {
   for (size_t i = 0; i < d->count; i++)
-    if (d->items[i].path && strcmp(d->items[i].path, file) == 0 && d->items[i].line == line) return &d->items[i];
+    if (d->items[i].path && strcmp(d->items[i].path, file) == 0 && d->items[i].line == line)
+      return &d->items[i];
   return NULL;
 }
 

@@ -807,6 +807,30 @@ static void test_scan_stops(void **state) {
   assert_int_equal(count_rows(s, &all), 5);
 }
 
+/* A reader on its own handle sees the last committed state while a write is in progress. */
+static void test_reader_sees_committed_state(void **state) {
+  fixture *f = *state;
+  int64_t seq = begin_batch(f->store, 1000, NULL);
+  int64_t a = put_series(f->store, f->cpi, f->ward1, "");
+  write1(f->store, seq, a, period_key("2025-07"), 1, 0);
+  finish_batch(f->store, seq);
+  seq = begin_batch(f->store, 2000, NULL);
+  write1(f->store, seq, a, period_key("2025-07"), 2, 0);
+  write1(f->store, seq, a, period_key("2025-08"), 3, 0);
+  db_store *reader = open_store(f->path);
+  db_obs_filter all = {0};
+  seen got = {.n = 0};
+  assert_int_equal(db_store_obs_read(reader, &all, collect, &got), 0);
+  assert_int_equal(got.n, 1);
+  assert_true(got.rows[0].value == 1);
+  finish_batch(f->store, seq);
+  got.n = 0;
+  assert_int_equal(db_store_obs_read(reader, &all, collect, &got), 0);
+  assert_int_equal(got.n, 2);
+  assert_true(got.rows[0].value == 2);
+  db_store_close(reader);
+}
+
 /* ---------- batches ---------- */
 
 static void test_idempotency_keys(void **state) {
@@ -1099,6 +1123,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_as_of, setup, teardown),
       cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scan_stops, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reader_sees_committed_state, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_audit_order, setup, teardown),
