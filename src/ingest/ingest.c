@@ -64,6 +64,9 @@ struct db_ingest {
   int64_t last_ind, last_unit; /* catalog indexes, -1 when unset */
   db_buf last_dims;            /* canonical form of last_dims_raw */
 
+  db_ingest_guard guard;
+  void *guard_ctx;
+
   int columns[DB__F_COUNT];
   const char *path;
   db_buf where; /* scratch for problem locations */
@@ -412,6 +415,10 @@ static int resolve_row(db_ingest *in, long line, const char *ind_code, const cha
     bad = problem(in, line, DB__F_INDICATOR, DB_EINVAL,
                   "indicator %s is derived from a formula and takes no data", i->code);
   if (!u) bad = problem(in, line, DB__F_ORGUNIT, DB_EINVAL, "unknown org unit '%s'", unit_code);
+  const char *refusal = NULL;
+  if (i && u && in->guard && !in->guard(in->guard_ctx, i, u, &refusal))
+    bad = problem(in, line, DB__F_INDICATOR, DB_EPERM, "not allowed to write %s at %s: %s", i->code, u->code,
+                  refusal ? refusal : "permission denied");
   db_period p;
   int period_ok = 0;
   if (i) {
@@ -624,6 +631,11 @@ void db_ingest_abort(db_ingest *in) {
   drain_writer(in);
   db_store_rollback(in->store);
   ingest_free(in);
+}
+
+void db_ingest_set_guard(db_ingest *in, db_ingest_guard guard, void *ctx) {
+  in->guard = guard;
+  in->guard_ctx = ctx;
 }
 
 void db__ingest_set_columns(db_ingest *in, const int columns[DB__F_COUNT]) {

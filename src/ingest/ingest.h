@@ -57,6 +57,11 @@ int db_ingest_finish(db_ingest *in, db_ingest_result *res);
 /* Abandons the batch (rolls back) and frees `in`. */
 void db_ingest_abort(db_ingest *in);
 
+/* A guard decides who may write what: called for every row once its indicator and unit are resolved;
+ * returns 1 to accept, 0 to reject the row with DB_EPERM and the reason *why (a static string). */
+typedef int (*db_ingest_guard)(void *ctx, const db_indicator *ind, const db_orgunit *unit, const char **why);
+void db_ingest_set_guard(db_ingest *in, db_ingest_guard guard, void *ctx);
+
 /* Progress callback for long imports: rows so far, bytes read so far and total bytes (0 if unknown). */
 typedef void (*db_progress_fn)(void *ctx, int64_t rows, uint64_t bytes, uint64_t total);
 
@@ -67,5 +72,11 @@ typedef void (*db_progress_fn)(void *ctx, int64_t rows, uint64_t bytes, uint64_t
 int db_ingest_file(db_store *s, const db_catalog *cat, const char *path, const char *format,
                    const db_batch_info *info, db_progress_fn progress, void *progress_ctx,
                    db_diag *d, db_ingest_result *res);
+
+/* The same for a document in memory (an HTTP body): format "csv" or "json" is required; guard (may be
+ * NULL) is set on the batch. */
+int db_ingest_buffer(db_store *s, const db_catalog *cat, const char *data, size_t len, const char *format,
+                     const db_batch_info *info, db_ingest_guard guard, void *guard_ctx, db_diag *d,
+                     db_ingest_result *res);
 
 #endif

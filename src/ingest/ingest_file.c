@@ -69,10 +69,17 @@ static int read_header(const db_catalog *cat, const db_csv_field *f, size_t n, l
   return bad ? DB_EINVAL : 0;
 }
 
-static int ingest_csv(db_ingest *in, const db_catalog *cat, const char *path, db_progress_fn progress,
+/* Where a document comes from: a file, or a block of memory. */
+typedef struct source {
+  const char *path; /* NULL for memory */
+  const char *data;
+  size_t len;
+} source;
+
+static int ingest_csv(db_ingest *in, const db_catalog *cat, const source *src, db_progress_fn progress,
                       void *pctx, db_diag *d) {
   db_csv *r;
-  int rc = db_csv_open_file(path, NULL, d, &r);
+  int rc = src->path ? db_csv_open_file(src->path, NULL, d, &r) : db_csv_open_mem(src->data, src->len, NULL, d, &r);
   if (rc) return rc;
   db_csv_field *f;
   size_t n;
@@ -198,9 +205,10 @@ static int ingest_json_row(db_ingest *in, json_t *row, const char *path, db_diag
   return rc;
 }
 
-static int ingest_json(db_ingest *in, const char *path, db_diag *d) {
+static int ingest_json(db_ingest *in, const source *src, db_diag *d) {
   json_error_t err;
-  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+  json_t *root = src->path ? json_load_file(src->path, JSON_REJECT_DUPLICATES, &err)
+                           : json_loadb(src->data, src->len, JSON_REJECT_DUPLICATES, &err);
   if (!root) return db_diag_add(d, err.line, err.column, NULL, DB_EINVAL, "%s", err.text);
   json_t *rows = root;
   const char *prefix = "$";
@@ -239,14 +247,10 @@ static const char *file_format(const char *path, const char *format) {
   return NULL;
 }
 
-int db_ingest_file(db_store *s, const db_catalog *cat, const char *path, const char *format,
-                   const db_batch_info *info, db_progress_fn progress, void *progress_ctx, db_diag *d,
-                   db_ingest_result *res) {
-  memset(res, 0, sizeof *res);
-  const char *fmt = file_format(path, format);
-  if (!fmt)
-    return db_diag_add(d, 0, 0, NULL, DB_EUNSUPPORTED,
-                       "%s: unknown format (name the file .csv or .json, or give the format)", path);
+/* Runs one batch over a document: begin (or replay), read, finish. */
+static int ingest_source(db_store *s, const db_catalog *cat, const source *src, const char *fmt,
+                         const db_batch_info *info, db_ingest_guard guard, void *guard_ctx,
+                         db_progress_fn progress, void *progress_ctx, db_diag *d, db_ingest_result *res) {
   db_ingest *in;
   db_batch_summary replay = {0};
   int rc = db_ingest_begin(s, cat, info, d, &in, &replay);
@@ -259,11 +263,35 @@ int db_ingest_file(db_store *s, const db_catalog *cat, const char *path, const c
     return DB_EEXIST;
   }
   if (rc) return rc;
-  rc = strcmp(fmt, "csv") == 0 ? ingest_csv(in, cat, path, progress, progress_ctx, d) : ingest_json(in, path, d);
+  db_ingest_set_guard(in, guard, guard_ctx);
+  rc = strcmp(fmt, "csv") == 0 ? ingest_csv(in, cat, src, progress, progress_ctx, d) : ingest_json(in, src, d);
   if (rc) {
     /* a problem the batch itself may not have seen (a malformed record): never commit */
     db_ingest_abort(in);
     return rc;
   }
   return db_ingest_finish(in, res);
+}
+
+int db_ingest_file(db_store *s, const db_catalog *cat, const char *path, const char *format,
+                   const db_batch_info *info, db_progress_fn progress, void *progress_ctx, db_diag *d,
+                   db_ingest_result *res) {
+  memset(res, 0, sizeof *res);
+  const char *fmt = file_format(path, format);
+  if (!fmt)
+    return db_diag_add(d, 0, 0, NULL, DB_EUNSUPPORTED,
+                       "%s: unknown format (name the file .csv or .json, or give the format)", path);
+  source src = {path, NULL, 0};
+  return ingest_source(s, cat, &src, fmt, info, NULL, NULL, progress, progress_ctx, d, res);
+}
+
+int db_ingest_buffer(db_store *s, const db_catalog *cat, const char *data, size_t len, const char *format,
+                     const db_batch_info *info, db_ingest_guard guard, void *guard_ctx, db_diag *d,
+                     db_ingest_result *res) {
+  memset(res, 0, sizeof *res);
+  if (!format || (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0))
+    return db_diag_add(d, 0, 0, NULL, DB_EUNSUPPORTED, "unsupported format '%s' (csv or json)",
+                       format ? format : "");
+  source src = {NULL, data, len};
+  return ingest_source(s, cat, &src, format, info, guard, guard_ctx, NULL, NULL, d, res);
 }
