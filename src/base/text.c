@@ -194,3 +194,53 @@ int db_parse_time_ms(const char *s, int64_t *ms) {
   *ms = s[i] == '+' ? t - off : t + off;
   return DB_OK;
 }
+
+/* ---- folding for search ---- */
+
+/* The lower-case base letter of U+00C0..U+00FF; 0 keeps the character (Æ, ×, Þ, ß, ÷, þ). */
+static const char latin1_base[65] =
+    "aaaaaa\0ceeeeiiiidnooooo\0ouuuuy\0\0"
+    "aaaaaa\0ceeeeiiiidnooooo\0ouuuuy\0y";
+
+/* The Vietnamese letters outside Latin-1 and the Latin Extended Additional block: ă, đ, ĩ, ũ, ơ, ư
+ * (and Ɖ, which some fonts and keyboards put for Đ). */
+static const struct {
+  unsigned cp;
+  char base;
+} extra_base[] = {{0x102, 'a'}, {0x103, 'a'}, {0x110, 'd'}, {0x111, 'd'}, {0x128, 'i'},
+                  {0x129, 'i'}, {0x168, 'u'}, {0x169, 'u'}, {0x189, 'd'}, {0x1A0, 'o'},
+                  {0x1A1, 'o'}, {0x1AF, 'u'}, {0x1B0, 'u'}};
+
+/* The base letter of code point cp; 0 when it has none; -1 for a combining mark (dropped). */
+static int fold_code_point(unsigned cp) {
+  if (cp >= 0x300 && cp <= 0x36F) return -1;
+  if (cp >= 0xC0 && cp <= 0xFF) return latin1_base[cp - 0xC0];
+  /* U+1EA0..U+1EF9 is the Vietnamese block, in the order a, e, i, o, u, y with every mark */
+  if (cp >= 0x1EA0 && cp <= 0x1EF9)
+    return cp < 0x1EB8 ? 'a' : cp < 0x1EC8 ? 'e' : cp < 0x1ECC ? 'i' : cp < 0x1EE4 ? 'o' : cp < 0x1EF2 ? 'u' : 'y';
+  for (size_t i = 0; i < sizeof extra_base / sizeof extra_base[0]; i++)
+    if (extra_base[i].cp == cp) return extra_base[i].base;
+  return 0;
+}
+
+size_t db_text_fold(const char *str, size_t n, char *out) {
+  const unsigned char *s = (const unsigned char *)str;
+  size_t i = 0, o = 0;
+  while (i < n) {
+    unsigned c = s[i];
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : 1;
+    if (len == 1 || i + len > n || !db_utf8_valid(str + i, len, NULL)) {
+      out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+      i++;
+      continue;
+    }
+    unsigned cp = len == 2 ? (c & 0x1F) << 6 | (s[i + 1] & 0x3F)
+                           : (c & 0x0F) << 12 | (s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
+    int base = fold_code_point(cp);
+    if (base > 0) out[o++] = (char)base;
+    else if (base == 0) memcpy(out + o, str + i, len), o += len;
+    i += len;
+  }
+  out[o] = '\0';
+  return o;
+}

@@ -34,4 +34,11 @@ void db_format_time_ms(int64_t ms, char out[25]);
  * midnight UTC) into milliseconds since the epoch: 0 or DB_EINVAL. */
 int db_parse_time_ms(const char *s, int64_t *ms);
 
+/* Folds text for search: ASCII letters to lower case, every Latin letter with a diacritic of Vietnamese
+ * (the tone marks and the hats, horns and breves: "Ế" "ự" "ở"…, đ and Đ) and of Latin-1 (é, ñ, ç…) to
+ * its lower-case base letter, and combining diacritical marks (U+0300..U+036F, decomposed text) dropped,
+ * so "Chỉ số Giá" and "chi so gia" fold alike. Other bytes, invalid UTF-8 included, are copied. Folding
+ * never lengthens text: out needs n + 1 bytes; it is NUL-terminated and the folded length is returned. */
+size_t db_text_fold(const char *s, size_t n, char *out);
+
 #endif

@@ -38,6 +38,8 @@ extern const cli_command cli_catalog_commands[];
 extern const cli_command cli_data_commands[];
 extern const cli_command cli_query_commands[];
 extern const cli_command cli_demo_commands[];
+extern const cli_command cli_serve_commands[];
+extern const cli_command cli_auth_commands[];
 
 /* Opens the store (running migrations); on failure prints why and returns the exit code. */
 int cli_open(cli_ctx *ctx);

@@ -6,7 +6,8 @@
 #include "cli/cli.h"
 
 static const cli_command *const tables[] = {cli_store_commands, cli_catalog_commands, cli_data_commands,
-                                            cli_query_commands, cli_demo_commands};
+                                            cli_query_commands, cli_demo_commands,    cli_serve_commands,
+                                            cli_auth_commands};
 
 static void usage(FILE *out) {
   fprintf(out,

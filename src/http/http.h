@@ -79,6 +79,11 @@ db_store *db_app_write_begin(db_app *app);
 void db_app_write_end(db_app *app);
 /* Reloads the catalog from the writer handle and publishes it; returns 0 or a store error. */
 int db_app_catalog_changed(db_app *app);
+/* Adds rows to the databrain_rows_ingested_total counter of /metrics: the data handler calls it with
+ * the rows of each committed batch (not for a batch replayed by its Idempotency-Key). Thread-safe. */
+void db_app_rows_ingested(db_app *app, int64_t rows);
+/* The server's configuration, defaults filled in (session_ttl_s for the login handler...). */
+const struct db_server_config *db_app_config(const db_app *app);
 
 /* The server's configuration. */
 typedef struct db_server_config {

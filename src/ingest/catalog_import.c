@@ -175,7 +175,9 @@ struct import_ctx {
   const kind_def *k;
   db_catalog_import_opts opts;
   db_diag *d;
-  const char *path;
+  const char *path;   /* the file's path, or the name of a document in memory */
+  const char *data;   /* the document in memory; NULL when reading the file at path */
+  size_t len;
   db_buf json_prefix; /* JSON: "$" or "$.<kind>" */
   int json;
   int column[64];              /* CSV: 1-based column of each field, 0 when absent */
@@ -719,7 +721,8 @@ static int read_csv(import_ctx *x) {
   db_csv_field *cols;
   size_t n;
   long line;
-  int rc = db_csv_open_file(x->path, NULL, x->d, &csv);
+  int rc = x->data ? db_csv_open_mem(x->data, x->len, NULL, x->d, &csv)
+                   : db_csv_open_file(x->path, NULL, x->d, &csv);
   if (rc != DB_OK) return rc;
   rc = db_csv_next(csv, &cols, &n, &line);
   if (rc == 0) {
@@ -744,17 +747,23 @@ done:
 
 /* ---- JSON ---- */
 
-/* Loads the JSON file; NULL with the problem reported and *rc set (DB_EIO or DB_EINVAL) on failure. */
+/* Loads the JSON document (the file, or the one in memory); NULL with the problem reported and *rc set
+ * (DB_EIO or DB_EINVAL) on failure. */
 static json_t *load_json(import_ctx *x, int *rc) {
-  FILE *f = fopen(x->path, "rb");
-  if (!f) {
-    db_diag_add(x->d, 0, 0, NULL, DB_EIO, "cannot open %s: %s", x->path, strerror(errno));
-    *rc = DB_EIO;
-    return NULL;
-  }
   json_error_t err;
-  json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
-  fclose(f);
+  json_t *root;
+  if (x->data) {
+    root = json_loadb(x->data, x->len, JSON_REJECT_DUPLICATES, &err);
+  } else {
+    FILE *f = fopen(x->path, "rb");
+    if (!f) {
+      db_diag_add(x->d, 0, 0, NULL, DB_EIO, "cannot open %s: %s", x->path, strerror(errno));
+      *rc = DB_EIO;
+      return NULL;
+    }
+    root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
+    fclose(f);
+  }
   if (!root) {
     db_diag_add(x->d, err.line > 0 ? err.line : 0, err.column > 0 ? err.column : 0, NULL, DB_EINVAL,
                 "not valid JSON: %s", err.text);
@@ -1002,7 +1011,8 @@ static int write_all(import_ctx *x, db_store *s, size_t n, size_t count, write_o
   const char *slash = strrchr(x->path, '/');
   json_t *detail = json_pack("{s:s, s:I}", "file", slash ? slash + 1 : x->path, "count", (json_int_t)count);
   char *detail_text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-  db_audit audit = {db_now_ms(), x->opts.actor, "catalog.import", kind, detail_text};
+  db_audit audit = {.time_ms = db_now_ms(), .actor = x->opts.actor, .action = "catalog.import", .object = kind,
+                    .detail = detail_text};
   rc = db_store_audit_append(s, &audit);
   free(detail_text);
   json_decref(detail);
@@ -1228,11 +1238,15 @@ done:
 
 /* ---- the import ---- */
 
-/* The format: opts->format, else from the file's extension. NULL (reported) when unknown or not one
- * that the kind reads. */
+/* The format: opts->format, else from the file's extension (a document in memory has none). NULL
+ * (reported) when unknown or not one that the kind reads. */
 static const char *import_format(import_ctx *x, const char *kind) {
   static const char *const formats[] = {"csv", "json", "geojson"};
   const char *given = x->opts.format;
+  if (!given && x->data) {
+    db_diag_add(x->d, 0, 0, NULL, DB_EINVAL, "the format of %s must be given (csv, json, geojson)", x->path);
+    return NULL;
+  }
   const char *slash = strrchr(x->path, '/');
   const char *dot = strrchr(slash ? slash : x->path, '.');
   for (size_t i = 0; i < 3; i++)
@@ -1257,8 +1271,9 @@ static const char *import_format(import_ctx *x, const char *kind) {
   return NULL;
 }
 
-int db_catalog_import(db_store *s, const char *kind, const char *path, const db_catalog_import_opts *opts,
-                      db_diag *d, size_t *n_imported) {
+/* The import of a document: the file at path (data NULL), or the len bytes at data named path. */
+static int import_document(db_store *s, const char *kind, const char *path, const char *data, size_t len,
+                           const db_catalog_import_opts *opts, db_diag *d, size_t *n_imported) {
   import_ctx x;
   memset(&x, 0, sizeof x);
   if (n_imported) *n_imported = 0;
@@ -1269,6 +1284,8 @@ int db_catalog_import(db_store *s, const char *kind, const char *path, const db_
   if (!x.opts.area_property) x.opts.area_property = "area_km2";
   x.d = d;
   x.path = path;
+  x.data = data;
+  x.len = len;
   x.k = find_kind(kind);
   int geometry = kind && strcmp(kind, "geometry") == 0;
   if (!x.k && !geometry) {
@@ -1293,6 +1310,16 @@ int db_catalog_import(db_store *s, const char *kind, const char *path, const db_
   db_map_free(&x.keys);
   db_catalog_free(&x.cat);
   return rc;
+}
+
+int db_catalog_import(db_store *s, const char *kind, const char *path, const db_catalog_import_opts *opts,
+                      db_diag *d, size_t *n_imported) {
+  return import_document(s, kind, path, NULL, 0, opts, d, n_imported);
+}
+
+int db_catalog_import_buffer(db_store *s, const char *kind, const char *data, size_t len, const char *name,
+                             const db_catalog_import_opts *opts, db_diag *d, size_t *n_imported) {
+  return import_document(s, kind, name ? name : "the document", data ? data : "", len, opts, d, n_imported);
 }
 
 /* ---- export ---- */
@@ -1358,7 +1385,7 @@ static void csv_cell(const field_def *f, const void *obj, size_t item, db_buf *b
 }
 
 /* Writes the objects as CSV: the header, then a row per object (a row per item for dimensions). */
-static void write_csv(const kind_def *k, const void *items, size_t n, FILE *out) {
+static void write_csv(const kind_def *k, const void *const *objs, size_t n, FILE *out) {
   db_buf row = DB_BUF_INIT;
   int per_item = has_items(k);
   const char *sep = "";
@@ -1367,7 +1394,7 @@ static void write_csv(const kind_def *k, const void *items, size_t n, FILE *out)
   db_buf_putc(&row, '\n');
   fwrite(row.data, 1, row.len, out);
   for (size_t i = 0; i < n; i++) {
-    const void *obj = (const char *)items + i * k->size;
+    const void *obj = objs[i];
     size_t n_items = per_item ? ((const db_dimension *)obj)->n_items : 0;
     for (size_t item = 0; item < (n_items ? n_items : 1); item++) {
       db_buf_clear(&row);
@@ -1428,18 +1455,20 @@ static json_t *json_cell(const field_def *f, const void *obj) {
   return NULL;
 }
 
-/* {"<kind>": [objects with the JSON members of the kind]}. */
-static json_t *json_objects(const kind_def *k, const void *items, size_t n) {
-  json_t *arr = json_array();
-  for (size_t i = 0; i < n; i++) {
-    const void *obj = (const char *)items + i * k->size;
-    json_t *o = json_object();
-    for (size_t f = 0; f < k->n_fields; f++) {
-      json_t *v = k->fields[f].formats & IN_JSON ? json_cell(&k->fields[f], obj) : NULL;
-      if (v) json_object_set_new(o, k->fields[f].name, v);
-    }
-    json_array_append_new(arr, o);
+/* An object with the JSON members of the kind that obj gives. */
+static json_t *json_object_of(const kind_def *k, const void *obj) {
+  json_t *o = json_object();
+  for (size_t f = 0; f < k->n_fields; f++) {
+    json_t *v = k->fields[f].formats & IN_JSON ? json_cell(&k->fields[f], obj) : NULL;
+    if (v) json_object_set_new(o, k->fields[f].name, v);
   }
+  return o;
+}
+
+/* {"<kind>": [objects with the JSON members of the kind]}. */
+static json_t *json_objects(const kind_def *k, const void *const *objs, size_t n) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) json_array_append_new(arr, json_object_of(k, objs[i]));
   return json_pack("{s:o}", k->name, arr);
 }
 
@@ -1470,6 +1499,7 @@ int db_catalog_export(db_store *s, const char *kind, FILE *out, const char *form
   db_catalog_init(&cat);
   target_list targets = {NULL, 0, 0};
   const void *items = NULL;
+  const void **objs = NULL;
   size_t n = 0;
   int rc;
   if (k && !k->list) {
@@ -1481,18 +1511,35 @@ int db_catalog_export(db_store *s, const char *kind, FILE *out, const char *form
     if (k) items = k->list(&cat, &n);
   }
   if (rc != DB_OK) goto done;
+  if (k) {
+    objs = db_malloc((n ? n : 1) * sizeof *objs);
+    for (size_t i = 0; i < n; i++) objs[i] = (const char *)items + i * k->size;
+  }
   if (json) {
-    json_t *root = geometry ? geojson_units(&cat) : json_objects(k, items, n);
+    json_t *root = geometry ? geojson_units(&cat) : json_objects(k, objs, n);
     if (json_dumpf(root, out, geometry ? JSON_TEXT_FLAGS : JSON_OUT_FLAGS) != 0 || fputc('\n', out) == EOF)
       rc = DB_EIO;
     json_decref(root);
   } else {
-    write_csv(k, items, n, out);
+    write_csv(k, objs, n, out);
   }
   if (fflush(out) != 0 || ferror(out)) rc = DB_EIO;
 done:
+  db_free(objs);
   for (size_t i = 0; i < targets.n; i++) db_target_free(&targets.items[i]);
   db_free(targets.items);
   db_catalog_free(&cat);
   return rc;
+}
+
+json_t *db_catalog_object_json(const char *kind, const void *obj) {
+  const kind_def *k = find_kind(kind);
+  return k && obj ? json_object_of(k, obj) : NULL;
+}
+
+int db_catalog_write_csv(const char *kind, const void *const *objs, size_t n, FILE *out) {
+  const kind_def *k = find_kind(kind);
+  if (!k) return DB_EINVAL;
+  write_csv(k, objs, n, out);
+  return fflush(out) != 0 || ferror(out) ? DB_EIO : DB_OK;
 }

@@ -50,6 +50,7 @@
  * One call at a time per store handle. */
 #ifndef DB_CATALOG_IMPORT_H
 #define DB_CATALOG_IMPORT_H
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -75,6 +76,12 @@ typedef struct db_catalog_import_opts {
 int db_catalog_import(db_store *s, const char *kind, const char *path, const db_catalog_import_opts *opts,
                       db_diag *d, size_t *n_imported);
 
+/* The same for a document of len bytes in memory (an HTTP body; it need not end with a NUL):
+ * opts->format is required. `name` (NULL = "the document") stands for the file name in messages and in
+ * the audit record's detail. Returns as db_catalog_import does, DB_EIO excepted. */
+int db_catalog_import_buffer(db_store *s, const char *kind, const char *data, size_t len, const char *name,
+                             const db_catalog_import_opts *opts, db_diag *d, size_t *n_imported);
+
 /* Writes the store's objects of `kind` to out: format "csv" (NULL) with the columns the import reads,
  * so that the file imports back to the same objects, or "json" ({"<kind>": [...]}; numbers with 15
  * significant digits). Kind "geometry" writes a GeoJSON FeatureCollection (format "geojson" or
@@ -82,5 +89,14 @@ int db_catalog_import(db_store *s, const char *kind, const char *path, const db_
  * properties.
  * Returns 0; DB_EINVAL for an unknown kind or format; DB_EIO when out fails; a store error. */
 int db_catalog_export(db_store *s, const char *kind, FILE *out, const char *format);
+
+/* One object of `kind` (obj points at a db_orgunit for "orgunits", a db_agency for "agencies"…) as the
+ * JSON object that db_catalog_export writes for it (members not given are left out; an org unit's
+ * geometry is included). A new reference, or NULL for an unknown kind (or "geometry"). */
+json_t *db_catalog_object_json(const char *kind, const void *obj);
+
+/* Writes the n objects of `kind` that objs points at as the CSV that db_catalog_export writes (header
+ * included). Returns 0, DB_EINVAL for an unknown kind, DB_EIO when out fails. */
+int db_catalog_write_csv(const char *kind, const void *const *objs, size_t n, FILE *out);
 
 #endif

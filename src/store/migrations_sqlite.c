@@ -22,12 +22,15 @@
  * db_obs_status_name. */
 #include "store/store_sqlite.h"
 
+#include <sqlite3.h>
+#include <string.h>
+
 static const char migration_1[] =
     "CREATE TABLE orgunit ("
     "  id INTEGER PRIMARY KEY,"
     "  code TEXT NOT NULL UNIQUE,"
     "  name TEXT, name_en TEXT,"
-    "  kind INTEGER NOT NULL,"        /* db_ou_kind */
+    "  kind INTEGER NOT NULL," /* db_ou_kind */
     "  parent_id INTEGER REFERENCES orgunit(id),"
     "  level INTEGER NOT NULL,"
     "  valid_from INTEGER, valid_to INTEGER,"
@@ -46,17 +49,17 @@ static const char migration_1[] =
     "  id INTEGER PRIMARY KEY,"
     "  code TEXT NOT NULL UNIQUE,"
     "  name TEXT, name_en TEXT, kind TEXT,"
-    "  orgunit TEXT,"                 /* unit code */
-    "  parent TEXT);"                 /* agency code */
+    "  orgunit TEXT," /* unit code */
+    "  parent TEXT);" /* agency code */
 
     "CREATE TABLE indicator ("
     "  id INTEGER PRIMARY KEY,"
     "  code TEXT NOT NULL UNIQUE,"
     "  name TEXT, name_en TEXT, description TEXT, unit TEXT,"
     "  unit_mult INTEGER NOT NULL, decimals INTEGER NOT NULL,"
-    "  periodicity INTEGER NOT NULL, period_span INTEGER NOT NULL," /* db_period_type */
+    "  periodicity INTEGER NOT NULL, period_span INTEGER NOT NULL,"         /* db_period_type */
     "  agg_space INTEGER NOT NULL, weight TEXT, agg_time INTEGER NOT NULL," /* db_agg */
-    "  polarity INTEGER NOT NULL,"    /* db_polarity */
+    "  polarity INTEGER NOT NULL,"                                          /* db_polarity */
     "  valid_min REAL, valid_max REAL,"
     "  owner TEXT, sector TEXT, groups TEXT,"
     "  is_public INTEGER NOT NULL, legal_ref TEXT, formula TEXT, dimensions TEXT, source TEXT,"
@@ -69,13 +72,13 @@ static const char migration_1[] =
     "CREATE TABLE dimension_item ("
     "  dimension_id INTEGER NOT NULL REFERENCES dimension(id) ON DELETE CASCADE,"
     "  code TEXT NOT NULL, name TEXT,"
-    "  ord INTEGER NOT NULL,"         /* position in the dimension's list */
+    "  ord INTEGER NOT NULL," /* position in the dimension's list */
     "  PRIMARY KEY (dimension_id, code)) WITHOUT ROWID;"
 
     "CREATE TABLE target ("
     "  indicator_id INTEGER NOT NULL REFERENCES indicator(id),"
     "  orgunit_id INTEGER NOT NULL REFERENCES orgunit(id),"
-    "  period INTEGER NOT NULL,"      /* db_period_key */
+    "  period INTEGER NOT NULL," /* db_period_key */
     "  kind TEXT NOT NULL,"
     "  value REAL, source TEXT,"
     "  PRIMARY KEY (indicator_id, orgunit_id, period, kind)) WITHOUT ROWID;"
@@ -100,11 +103,11 @@ static const char migration_1[] =
 
     "CREATE TABLE obs ("
     "  series_id INTEGER NOT NULL,"
-    "  period INTEGER NOT NULL,"      /* db_period_key */
+    "  period INTEGER NOT NULL," /* db_period_key */
     "  value REAL NOT NULL,"
-    "  status INTEGER NOT NULL,"      /* db_obs_status */
+    "  status INTEGER NOT NULL," /* db_obs_status */
     "  rev INTEGER NOT NULL,"
-    "  seq INTEGER NOT NULL,"         /* batch that wrote this revision */
+    "  seq INTEGER NOT NULL," /* batch that wrote this revision */
     "  PRIMARY KEY (series_id, period)) WITHOUT ROWID;"
     "CREATE TABLE obs_history ("
     "  series_id INTEGER NOT NULL,"
@@ -144,7 +147,77 @@ static const char migration_1[] =
     "    JOIN indicator i ON i.id = s.indicator_id JOIN orgunit u ON u.id = s.orgunit_id"
     "    JOIN batch b ON b.seq = o.seq;";
 
-const char *const db_sqlite__migrations[] = {migration_1};
+/* Schema 2: users, API tokens and dashboard sessions (auth/auth.h), and the audit trail's hash chain.
+ * Roles are stored by name; agency and scope as codes (like an indicator's owner). A user's password is
+ * its argon2id string; tokens and sessions are stored only as the SHA-256 of their secret. Token ids
+ * are AUTOINCREMENT: a revoked token's id is never given again. The audit records written before
+ * schema 2 are chained by chain_audit below, in the order of their ids; from then on the triggers refuse
+ * to change or delete a chained record (the only update allowed is the one that chains an old record). */
+static const char migration_2[] =
+    "CREATE TABLE user ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  password_hash TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  agency TEXT, scope TEXT," /* agency code, org unit code */
+    "  disabled INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL);"
+
+    "CREATE TABLE token ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  label TEXT,"
+    "  secret_hash TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL,"
+    "  agency TEXT, scope TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL DEFAULT 0," /* 0 = never */
+    "  revoked INTEGER NOT NULL DEFAULT 0);"
+
+    "CREATE TABLE session ("
+    "  id INTEGER PRIMARY KEY,"
+    "  id_hash TEXT NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL REFERENCES user(id),"
+    "  csrf TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX session_user ON session(user_id);"
+    "CREATE INDEX session_expires ON session(expires_ms);"
+
+    "ALTER TABLE audit ADD COLUMN prev_hash TEXT;"
+    "ALTER TABLE audit ADD COLUMN hash TEXT;"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit WHEN OLD.hash IS NOT NULL"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;";
+
+/* Chains the audit records of a schema 1 store, oldest first, as db_store_audit_append would have. */
+static int chain_audit(sqlite3 *db) {
+  sqlite3_stmt *rd = NULL, *up = NULL;
+  char prev[65] = DB_AUDIT_ZERO_HASH, hash[65];
+  int e = sqlite3_prepare_v2(db, "SELECT id, time_ms, actor, action, object, detail FROM audit ORDER BY id",
+                             -1, &rd, NULL);
+  if (e == SQLITE_OK)
+    e = sqlite3_prepare_v2(db, "UPDATE audit SET prev_hash = ?2, hash = ?3 WHERE id = ?1", -1, &up, NULL);
+  while (e == SQLITE_OK && (e = sqlite3_step(rd)) == SQLITE_ROW) {
+    db_audit a = {sqlite3_column_int64(rd, 1), (const char *)sqlite3_column_text(rd, 2),
+                  (const char *)sqlite3_column_text(rd, 3), (const char *)sqlite3_column_text(rd, 4),
+                  (const char *)sqlite3_column_text(rd, 5)};
+    db_store_audit_hash(prev, &a, hash);
+    sqlite3_bind_int64(up, 1, sqlite3_column_int64(rd, 0));
+    sqlite3_bind_text(up, 2, prev, -1, SQLITE_STATIC);
+    sqlite3_bind_text(up, 3, hash, -1, SQLITE_STATIC);
+    e = sqlite3_step(up);
+    sqlite3_reset(up);
+    if (e == SQLITE_DONE) e = SQLITE_OK;
+    memcpy(prev, hash, sizeof prev);
+  }
+  sqlite3_finalize(rd);
+  sqlite3_finalize(up);
+  return e == SQLITE_DONE ? SQLITE_OK : e;
+}
+
+const char *const db_sqlite__migrations[] = {migration_1, migration_2};
+int (*const db_sqlite__migration_steps[])(struct sqlite3 *db) = {NULL, chain_audit};
 
 _Static_assert(sizeof db_sqlite__migrations / sizeof db_sqlite__migrations[0] == DB_STORE_SCHEMA_VERSION,
                "one migration per schema version");

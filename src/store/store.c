@@ -1,6 +1,8 @@
 /* store.c - the backend-neutral side of the store (contract in store.h): opening by URL, the default
  * URL, the wrappers that call through a backend's db_store_ops, and the small shared helpers
- * (observation status names, batch summaries).
+ * (observation status names, batch summaries, the rows of users, tokens and sessions), and the audit
+ * trail's hash chain: the hash of each record and the walk that verifies the chain (store.h), computed
+ * here once for every backend; a backend only reads the head and stores the links.
  *
  * URLs: "sqlite:PATH" or a bare PATH open the embedded SQLite store; any other "scheme://..." names a
  * backend this build does not have (DB_EUNSUPPORTED). A path may contain ':' ("data:2025.db" is a
@@ -8,12 +10,16 @@
 #include "store/store.h"
 
 #include <ctype.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/text.h"
 #include "store/store_sqlite.h"
 
 /* Length of the "scheme" in "scheme://rest", 0 when url does not start that way. */
@@ -27,10 +33,12 @@ static int open_url(const char *url, db_store **out, db_diag *d) {
   if (!url || !*url) return db_diag_add(d, 0, 0, "store", DB_EINVAL, "the store URL is empty");
   const char *path = url;
   size_t scheme = foreign_scheme(url);
-  if (strncmp(url, "sqlite:", 7) == 0) path = url + 7;
+  if (strncmp(url, "sqlite:", 7) == 0)
+    path = url + 7;
   else if (scheme)
     return db_diag_add(d, 0, 0, "store", DB_EUNSUPPORTED,
-                       "no '%.*s' backend in this build; use sqlite:PATH (or a plain file path)", (int)scheme, url);
+                       "no '%.*s' backend in this build; use sqlite:PATH (or a plain file path)", (int)scheme,
+                       url);
   if (!*path) return db_diag_add(d, 0, 0, "store", DB_EINVAL, "the store URL '%s' names no file", url);
   return db_sqlite__open(path, out, d);
 }
@@ -68,7 +76,8 @@ const char *db_obs_status_name(int status) {
 int db_obs_status_parse(const char *s, size_t len, int *status) {
   for (int i = DB_STATUS_PROVISIONAL; i <= DB_STATUS_ESTIMATED; i++) {
     const char *en = status_names[i], *vi = status_names_vi[i];
-    if ((len == strlen(en) && strncasecmp(s, en, len) == 0) || (len == strlen(vi) && memcmp(s, vi, len) == 0)) {
+    if ((len == strlen(en) && strncasecmp(s, en, len) == 0) ||
+        (len == strlen(vi) && memcmp(s, vi, len) == 0)) {
       *status = i;
       return DB_OK;
     }
@@ -99,6 +108,7 @@ int db_store_put_target(db_store *s, const db_target *t) { return s->ops->put_ta
 int db_store_read_targets(db_store *s, const char *indicator, db_target_cb cb, void *ctx) {
   return s->ops->read_targets(s, indicator, cb, ctx);
 }
+int db_store_delete_indicator(db_store *s, const char *code) { return s->ops->delete_indicator(s, code); }
 
 int db_store_read_series(db_store *s, db_series_cb cb, void *ctx) { return s->ops->read_series(s, cb, ctx); }
 int db_store_put_series(db_store *s, db_series *series) { return s->ops->put_series(s, series); }
@@ -112,7 +122,9 @@ int db_store_batch_begin(db_store *s, const db_batch_info *info, int64_t *seq) {
 int db_store_obs_write(db_store *s, int64_t seq, const db_obs *rows, size_t n, db_obs_outcome *outcomes) {
   return s->ops->obs_write(s, seq, rows, n, outcomes);
 }
-int db_store_batch_finish(db_store *s, const db_batch_summary *summary) { return s->ops->batch_finish(s, summary); }
+int db_store_batch_finish(db_store *s, const db_batch_summary *summary) {
+  return s->ops->batch_finish(s, summary);
+}
 int db_store_obs_read(db_store *s, const db_obs_filter *f, db_obs_cb cb, void *ctx) {
   return s->ops->obs_read(s, f, cb, ctx);
 }
@@ -120,8 +132,180 @@ int db_store_obs_history(db_store *s, int64_t series, int64_t period, db_obs_cb 
   return s->ops->obs_history(s, series, period, cb, ctx);
 }
 
-int db_store_audit_append(db_store *s, const db_audit *a) { return s->ops->audit_append(s, a); }
+/* ---- rows of users, tokens and sessions ---- */
+
+void db_user_row_free(db_user_row *u) {
+  if (!u) return;
+  db_free(u->name);
+  db_free(u->password_hash);
+  db_free(u->role);
+  db_free(u->agency);
+  db_free(u->scope);
+  memset(u, 0, sizeof *u);
+}
+
+void db_token_row_free(db_token_row *t) {
+  if (!t) return;
+  db_free(t->label);
+  db_free(t->secret_hash);
+  db_free(t->role);
+  db_free(t->agency);
+  db_free(t->scope);
+  memset(t, 0, sizeof *t);
+}
+
+void db_session_row_free(db_session_row *se) {
+  if (!se) return;
+  db_free(se->id_hash);
+  db_free(se->csrf);
+  memset(se, 0, sizeof *se);
+}
+
+/* ---- the audit chain ---- */
+
+static void hash_update(crypto_hash_sha256_state *st, const char *p, size_t n) {
+  crypto_hash_sha256_update(st, (const unsigned char *)p, n);
+}
+
+void db_store_audit_hash(const char *prev, const db_audit *a, char out[65]) {
+  crypto_hash_sha256_state st;
+  unsigned char h[crypto_hash_sha256_BYTES];
+  char num[32];
+  crypto_hash_sha256_init(&st);
+  hash_update(&st, prev, strlen(prev));
+  hash_update(&st, num, (size_t)snprintf(num, sizeof num, "%lld\n", (long long)a->time_ms));
+  const char *fields[] = {a->actor, a->action, a->object, a->detail};
+  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+    if (!fields[i]) {
+      hash_update(&st, "-\n", 2);
+      continue;
+    }
+    size_t n = strlen(fields[i]);
+    hash_update(&st, num, (size_t)snprintf(num, sizeof num, "%zu:", n));
+    hash_update(&st, fields[i], n);
+    hash_update(&st, "\n", 1);
+  }
+  crypto_hash_sha256_final(&st, h);
+  sodium_bin2hex(out, 65, h, sizeof h);
+}
+
+/* The head is read in the caller's transaction, which holds the write lock: no other append can slip
+ * between the read and the write. */
+int db_store_audit_append(db_store *s, const db_audit *a) {
+  if (!a->actor || !a->action) return DB_EINVAL;
+  db_audit rec = *a;
+  db_audit_head head;
+  char hash[65];
+  if (!rec.time_ms) rec.time_ms = db_now_ms();
+  int rc = s->ops->audit_head(s, &head);
+  if (rc) return rc;
+  const char *prev = head.last_id ? head.hash : DB_AUDIT_ZERO_HASH;
+  db_store_audit_hash(prev, &rec, hash);
+  db_audit_link link = {0, prev, hash};
+  return s->ops->audit_append(s, &rec, &link);
+}
+
+typedef struct plain_reader {
+  int (*cb)(void *ctx, int64_t id, const db_audit *a);
+  void *ctx;
+} plain_reader;
+
+static int read_plain(void *ctx, const db_audit_link *l, const db_audit *a) {
+  plain_reader *r = ctx;
+  return r->cb(r->ctx, l->id, a);
+}
+
 int db_store_audit_read(db_store *s, int64_t after_id, int (*cb)(void *ctx, int64_t id, const db_audit *a),
                         void *ctx) {
+  plain_reader r = {cb, ctx};
+  return s->ops->audit_read(s, after_id, read_plain, &r);
+}
+
+int db_store_audit_chain(db_store *s, int64_t after_id, db_audit_link_cb cb, void *ctx) {
   return s->ops->audit_read(s, after_id, cb, ctx);
 }
+
+int db_store_audit_head(db_store *s, db_audit_head *out) { return s->ops->audit_head(s, out); }
+
+/* The state of a walk along the chain. */
+typedef struct chain_walk {
+  db_audit_check *out;
+  int64_t end_id;  /* the head when the walk began */
+  int64_t last_id; /* the last record found good */
+  char prev[65];   /* its hash */
+} chain_walk;
+
+/* Records the fault of record `id` and stops the walk. */
+static int fault(chain_walk *w, db_audit_fault f, int64_t id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fault(chain_walk *w, db_audit_fault f, int64_t id, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(w->out->why, sizeof w->out->why, fmt, ap);
+  va_end(ap);
+  w->out->fault = f;
+  w->out->bad_id = id;
+  return 1;
+}
+
+/* Checks one record against the one before it: its id comes next, it links to the previous hash, and
+ * its content gives its hash. */
+static int check_link(void *ctx, const db_audit_link *l, const db_audit *a) {
+  chain_walk *w = ctx;
+  int64_t want = w->last_id + 1;
+  char hash[65];
+  if (l->id > w->end_id) return 1;
+  if (l->id != want)
+    return fault(w, DB_AUDIT_DELETED, want, "record %lld was deleted: the records go from %lld to %lld",
+                 (long long)want, (long long)w->last_id, (long long)l->id);
+  if (!l->prev_hash || strcmp(l->prev_hash, w->prev) != 0) {
+    if (want == 1) return fault(w, DB_AUDIT_REORDERED, 1, "record 1 does not start the chain");
+    return fault(w, DB_AUDIT_REORDERED, l->id,
+                 "record %lld does not follow record %lld in the chain: records were reordered, or record "
+                 "%lld was rewritten",
+                 (long long)l->id, (long long)w->last_id, (long long)w->last_id);
+  }
+  db_store_audit_hash(l->prev_hash, a, hash);
+  if (!l->hash || strcmp(hash, l->hash) != 0)
+    return fault(w, DB_AUDIT_EDITED, l->id, "record %lld was edited: its content does not match its hash",
+                 (long long)l->id);
+  memcpy(w->prev, hash, sizeof w->prev);
+  w->last_id = l->id;
+  w->out->records++;
+  return 0;
+}
+
+int db_store_audit_verify(db_store *s, db_audit_check *out) {
+  memset(out, 0, sizeof *out);
+  db_audit_head head;
+  int rc = s->ops->audit_head(s, &head);
+  if (rc) return rc;
+  chain_walk w = {out, head.max_id > head.last_id ? head.max_id : head.last_id, 0, DB_AUDIT_ZERO_HASH};
+  if ((rc = s->ops->audit_read(s, 0, check_link, &w)) != DB_OK) return rc;
+  if (out->fault == DB_AUDIT_INTACT && w.last_id < w.end_id)
+    fault(&w, DB_AUDIT_DELETED, w.last_id + 1, "records %lld to %lld were deleted from the end of the trail",
+          (long long)w.last_id + 1, (long long)w.end_id);
+  return DB_OK;
+}
+
+/* ---- users, tokens, sessions ---- */
+
+int db_store_user_add(db_store *s, db_user_row *u) { return s->ops->user_add(s, u); }
+int db_store_user_get(db_store *s, const char *name, int64_t id, db_user_row *out) {
+  return s->ops->user_get(s, name, id, out);
+}
+int db_store_user_update(db_store *s, const db_user_row *u) { return s->ops->user_update(s, u); }
+int db_store_token_add(db_store *s, db_token_row *t) { return s->ops->token_add(s, t); }
+int db_store_token_get(db_store *s, const char *secret_hash, db_token_row *out) {
+  return s->ops->token_get(s, secret_hash, out);
+}
+int db_store_token_revoke(db_store *s, int64_t id) { return s->ops->token_revoke(s, id); }
+int db_store_token_list(db_store *s, db_token_cb cb, void *ctx) { return s->ops->token_list(s, cb, ctx); }
+int db_store_session_add(db_store *s, const db_session_row *se) { return s->ops->session_add(s, se); }
+int db_store_session_get(db_store *s, const char *id_hash, db_session_row *out) {
+  return s->ops->session_get(s, id_hash, out);
+}
+int db_store_session_delete(db_store *s, const char *id_hash, int64_t user_id) {
+  return s->ops->session_delete(s, id_hash, user_id);
+}
+int db_store_session_purge(db_store *s, int64_t now_ms) { return s->ops->session_purge(s, now_ms); }

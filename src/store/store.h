@@ -12,7 +12,8 @@
  *     every earlier revision is kept in a history; every write belongs to a batch, whose number is the
  *     change sequence number (monotonic, never reused) and which records source, actor, received time
  *     and the idempotency key;
- *   - append-only audit records.
+ *   - append-only audit records in a hash chain;
+ *   - users, API tokens and dashboard sessions (their rules are in auth/auth.h).
  *
  * Transactions: db_store_begin .. db_store_commit (or db_store_rollback). Writes outside an explicit
  * transaction are refused with DB_EINVAL. db_store_commit returns only once the data is durable.
@@ -52,7 +53,7 @@ typedef struct db_obs {
   int64_t series;
   int64_t period; /* db_period_key */
   double value;
-  int status;     /* db_obs_status */
+  int status; /* db_obs_status */
 } db_obs;
 
 typedef struct db_obs_row {
@@ -61,18 +62,18 @@ typedef struct db_obs_row {
   int64_t period;
   double value;
   int status;
-  int revision;     /* 1 for the first value, +1 per change */
-  int64_t seq;      /* batch (change sequence number) that wrote this revision */
+  int revision; /* 1 for the first value, +1 per change */
+  int64_t seq;  /* batch (change sequence number) that wrote this revision */
   int64_t received_ms;
 } db_obs_row;
 
 typedef struct db_obs_filter {
   const int64_t *indicators; /* NULL = every indicator */
   size_t n_indicators;
-  const int64_t *orgunits;   /* NULL = every unit */
+  const int64_t *orgunits; /* NULL = every unit */
   size_t n_orgunits;
   int64_t period_from, period_to; /* inclusive keys; 0 = open */
-  int64_t as_of_ms;  /* 0 = current values; else the revisions that were current at that instant */
+  int64_t as_of_ms; /* 0 = current values; else the revisions that were current at that instant */
 } db_obs_filter;
 
 typedef struct db_batch_info {
@@ -101,9 +102,57 @@ typedef struct db_audit {
   const char *detail;                  /* JSON text or NULL */
 } db_audit;
 
-typedef int (*db_obs_cb)(void *ctx, const db_obs_row *row);       /* nonzero stops the scan */
-typedef int (*db_series_cb)(void *ctx, const db_series *s);       /* nonzero stops */
-typedef int (*db_target_cb)(void *ctx, const db_target *t);       /* nonzero stops */
+/* A record's place in the audit chain (see db_store_audit_hash): hashes as 64 hex digits. */
+typedef struct db_audit_link {
+  int64_t id;
+  const char *prev_hash, *hash; /* NULL only in a store edited by hand */
+} db_audit_link;
+typedef int (*db_audit_link_cb)(void *ctx, const db_audit_link *l, const db_audit *a); /* nonzero stops */
+
+/* The prev_hash of the first record. */
+#define DB_AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* The end of the audit chain, as the backend knows it. */
+typedef struct db_audit_head {
+  int64_t last_id; /* id of the last record, 0 when there is none */
+  int64_t max_id;  /* highest id the store ever gave a record: above last_id when records at the end were
+                      deleted */
+  char hash[65];   /* hash of the last record, "" when there is none */
+} db_audit_head;
+
+/* Users, API tokens and dashboard sessions: the store keeps the rows, auth/auth.h the rules. Roles are
+ * stored by name ("reporter"); agency and scope are codes, NULL when none. No secret is stored: a
+ * password as its crypto_pwhash_str (argon2id) string, a token and a session id as the SHA-256 (hex) of
+ * their text. Rows filled by the *_get functions own their strings (free with db_*_row_free). */
+typedef struct db_user_row {
+  int64_t id;
+  char *name, *password_hash, *role, *agency, *scope;
+  int disabled;
+  int64_t created_ms;
+} db_user_row;
+
+typedef struct db_token_row {
+  int64_t id;
+  char *label, *secret_hash, *role, *agency, *scope;
+  int64_t created_ms, expires_ms; /* expires_ms 0 = never */
+  int revoked;
+} db_token_row;
+
+typedef struct db_session_row {
+  char *id_hash;
+  int64_t user_id;
+  char *csrf; /* the session's CSRF token (not a credential on its own: it is sent with the cookie) */
+  int64_t created_ms, expires_ms;
+} db_session_row;
+
+void db_user_row_free(db_user_row *u);
+void db_token_row_free(db_token_row *t);
+void db_session_row_free(db_session_row *se);
+
+typedef int (*db_obs_cb)(void *ctx, const db_obs_row *row);   /* nonzero stops the scan */
+typedef int (*db_series_cb)(void *ctx, const db_series *s);   /* nonzero stops */
+typedef int (*db_target_cb)(void *ctx, const db_target *t);   /* nonzero stops */
+typedef int (*db_token_cb)(void *ctx, const db_token_row *t); /* nonzero stops */
 
 typedef struct db_store_ops {
   const char *scheme;
@@ -121,6 +170,7 @@ typedef struct db_store_ops {
   int (*put_dimension)(db_store *s, db_dimension *dim);
   int (*put_target)(db_store *s, const db_target *t);
   int (*read_targets)(db_store *s, const char *indicator, db_target_cb cb, void *ctx);
+  int (*delete_indicator)(db_store *s, const char *code);
 
   int (*read_series)(db_store *s, db_series_cb cb, void *ctx);
   int (*put_series)(db_store *s, db_series *series);
@@ -132,9 +182,21 @@ typedef struct db_store_ops {
   int (*obs_read)(db_store *s, const db_obs_filter *f, db_obs_cb cb, void *ctx);
   int (*obs_history)(db_store *s, int64_t series, int64_t period, db_obs_cb cb, void *ctx);
 
-  int (*audit_append)(db_store *s, const db_audit *a);
-  int (*audit_read)(db_store *s, int64_t after_id, int (*cb)(void *ctx, int64_t id, const db_audit *a),
-                    void *ctx);
+  int (*audit_append)(db_store *s, const db_audit *a, const db_audit_link *link); /* link->id unused */
+  int (*audit_read)(db_store *s, int64_t after_id, db_audit_link_cb cb, void *ctx);
+  int (*audit_head)(db_store *s, db_audit_head *out);
+
+  int (*user_add)(db_store *s, db_user_row *u);
+  int (*user_get)(db_store *s, const char *name, int64_t id, db_user_row *out);
+  int (*user_update)(db_store *s, const db_user_row *u);
+  int (*token_add)(db_store *s, db_token_row *t);
+  int (*token_get)(db_store *s, const char *secret_hash, db_token_row *out);
+  int (*token_revoke)(db_store *s, int64_t id);
+  int (*token_list)(db_store *s, db_token_cb cb, void *ctx);
+  int (*session_add)(db_store *s, const db_session_row *se);
+  int (*session_get)(db_store *s, const char *id_hash, db_session_row *out);
+  int (*session_delete)(db_store *s, const char *id_hash, int64_t user_id);
+  int (*session_purge)(db_store *s, int64_t now_ms);
 } db_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -142,7 +204,7 @@ struct db_store {
   const db_store_ops *ops;
 };
 
-#define DB_STORE_SCHEMA_VERSION 1
+#define DB_STORE_SCHEMA_VERSION 2
 
 /* Opens (creating if needed) the store at url and brings its schema up to DB_STORE_SCHEMA_VERSION
  * with the numbered migrations. A store whose schema is newer than this program is refused with
@@ -171,6 +233,10 @@ int db_store_put_dimension(db_store *s, db_dimension *dim);
 int db_store_put_target(db_store *s, const db_target *t);
 /* Targets of one indicator (NULL = all), ordered by indicator, orgunit, period. */
 int db_store_read_targets(db_store *s, const char *indicator, db_target_cb cb, void *ctx);
+/* Deletes the indicator `code` and its targets, in the open transaction (DB_EINVAL outside one).
+ * DB_ENOTFOUND when there is no such indicator; DB_ECONFLICT, with nothing deleted, when observations
+ * were written for it (it has series: the data keeps it) or another indicator names it as its weight. */
+int db_store_delete_indicator(db_store *s, const char *code);
 
 /* Series: all of them (ordered by id), and creation of one: with ->id 0 the store assigns the next id
  * and sets ->id; a nonzero ->id (the ingest path numbers new series itself so that its writer thread
@@ -191,8 +257,71 @@ int db_store_obs_read(db_store *s, const db_obs_filter *f, db_obs_cb cb, void *c
 /* Every revision of one observation, oldest first (the current one last). */
 int db_store_obs_history(db_store *s, int64_t series, int64_t period, db_obs_cb cb, void *ctx);
 
+/* ---- the audit trail: append-only records in a SHA-256 hash chain ----
+ * Each record carries prev_hash, the hash of the record before it (64 '0' for the first), and its own
+ * hash = db_store_audit_hash(prev_hash, record). Ids are given in order without gaps; a record that is
+ * edited, deleted or moved breaks the chain at that record, which db_store_audit_verify names. (Someone
+ * who can write the store can also rewrite the whole chain from the edit on: keep a copy of the head
+ * hash elsewhere to prove that too.) */
+
+/* Appends a record in the open transaction (DB_EINVAL outside one, or without actor or action); time_ms
+ * 0 means now. Computes the record's hash from the chain's head, read in the same transaction. */
 int db_store_audit_append(db_store *s, const db_audit *a);
+/* The records after after_id, oldest first; db_store_audit_chain gives their links as well. */
 int db_store_audit_read(db_store *s, int64_t after_id, int (*cb)(void *ctx, int64_t id, const db_audit *a),
                         void *ctx);
+int db_store_audit_chain(db_store *s, int64_t after_id, db_audit_link_cb cb, void *ctx);
+int db_store_audit_head(db_store *s, db_audit_head *out);
+
+/* The hash of a record that follows the record whose hash is prev: 64 lowercase hex digits of
+ * SHA-256(prev || serialisation), prev being the 64 hex digits of the previous hash, and the
+ * serialisation the decimal time_ms, then actor, action, object and detail, each field ended by '\n' and
+ * each text written as "LENGTH:BYTES" (LENGTH in decimal bytes), or "-" when NULL. Writes 65 bytes. */
+void db_store_audit_hash(const char *prev, const db_audit *a, char out[65]);
+
+typedef enum db_audit_fault {
+  DB_AUDIT_INTACT = 0,
+  DB_AUDIT_EDITED,    /* the record's content (or its hash) is not what was written */
+  DB_AUDIT_DELETED,   /* the record is missing: the ids jump, or records at the end are gone */
+  DB_AUDIT_REORDERED, /* the record does not follow the one before it in the chain: moved, or written
+                         after the one before it was rewritten */
+} db_audit_fault;
+
+typedef struct db_audit_check {
+  int64_t records; /* records checked: all of them when intact, else those before the fault */
+  db_audit_fault fault;
+  int64_t bad_id; /* the first bad record (for DB_AUDIT_DELETED, the first missing id); 0 if intact */
+  char why[192];  /* "record 7 was edited: its content does not match its hash"; "" when intact */
+} db_audit_check;
+
+/* Walks the chain from the first record to the head as it was when the walk began (records appended
+ * meanwhile are not checked) and reports the first fault in out. Returns 0 (whatever the verdict) or
+ * a store error. */
+int db_store_audit_verify(db_store *s, db_audit_check *out);
+
+/* ---- users, tokens, sessions (see db_user_row above) ---- */
+
+/* Writes (in the open transaction) a new user with ->id 0; sets ->id. DB_EEXIST when the name is taken. */
+int db_store_user_add(db_store *s, db_user_row *u);
+/* The user named `name`, or (name NULL) the one with that id: 0, DB_ENOTFOUND or an error. */
+int db_store_user_get(db_store *s, const char *name, int64_t id, db_user_row *out);
+/* Rewrites the password hash, role, agency, scope and disabled flag of user u->id (DB_ENOTFOUND). */
+int db_store_user_update(db_store *s, const db_user_row *u);
+/* Writes a new token with ->id 0; sets ->id (ids are never reused). */
+int db_store_token_add(db_store *s, db_token_row *t);
+/* The token whose secret has this hash: 0, DB_ENOTFOUND or an error. */
+int db_store_token_get(db_store *s, const char *secret_hash, db_token_row *out);
+/* Marks token `id` revoked (again: no change). DB_ENOTFOUND when there is no such token. */
+int db_store_token_revoke(db_store *s, int64_t id);
+/* Every token, by id (secret_hash included: callers show it to no one). */
+int db_store_token_list(db_store *s, db_token_cb cb, void *ctx);
+/* Writes a session (DB_EEXIST when its id hash exists). */
+int db_store_session_add(db_store *s, const db_session_row *se);
+int db_store_session_get(db_store *s, const char *id_hash, db_session_row *out);
+/* Deletes the session with this id hash, or (id_hash NULL) every session of user_id: 0, or DB_ENOTFOUND
+ * when there was none. */
+int db_store_session_delete(db_store *s, const char *id_hash, int64_t user_id);
+/* Deletes the sessions that expired at or before now_ms. */
+int db_store_session_purge(db_store *s, int64_t now_ms);
 
 #endif

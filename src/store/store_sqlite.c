@@ -15,7 +15,7 @@
  * The observation write path (obs_write) is the hot path. A block of rows goes to SQLite in one
  * statement, INSERT INTO obs SELECT ... FROM db_obs_block(?), where db_obs_block is an eponymous
  * virtual table reading the caller's array: one sqlite3_step per block instead of one bind/step/reset
- * round per row (2.5x faster). When any row of the block meets an existing key, the statement is undone
+ * round per row (about 2x faster). When any row of the block meets an existing key, the statement is undone
  * (statement journal) and the block is written row by row: a plain insert, and only on a key conflict a
  * read of the stored row, which decides duplicate (same batch), unchanged (same value and status) or
  * revised (the old row moves to obs_history, the current one gets rev + 1 and this batch's seq). After
@@ -24,7 +24,7 @@
  * Bulk loads (begin with bulk = 1) enlarge the page cache, and when obs is still empty and no other
  * connection has the store open, switch from WAL to a rollback journal for the transaction: pages
  * appended to the file are not journalled, so the load writes each page once instead of twice (WAL,
- * then checkpoint): measured on 20 M sorted rows, 4.0 M rows/s against 3.0 M rows/s in WAL. The commit
+ * then checkpoint): measured on 20 M sorted rows, 4.2 M rows/s against 2.7-3.0 M rows/s in WAL. The commit
  * stays durable (synchronous=FULL fsyncs journal and file; the TRUNCATE journal mode fsyncs the
  * journal's truncation, which is the commit point, where DELETE would need synchronous=EXTRA for the
  * directory entry), and a process killed mid-load leaves a hot journal that the next open rolls back.
@@ -47,114 +47,148 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define NEW_PAGE_SIZE 16384
-#define CACHE_KIB 16384       /* normal page cache */
-#define BULK_CACHE_KIB 65536  /* page cache of a bulk transaction */
+#define CACHE_KIB 16384          /* normal page cache */
+#define BULK_CACHE_KIB 65536     /* page cache of a bulk transaction */
 #define WAL_LIMIT_BYTES 67108864 /* the WAL is truncated back to this after a checkpoint */
 
 /* The cached statements. */
-#define SQL_STATEMENTS(X)                                                                              \
-  X(ST_BEGIN, "BEGIN IMMEDIATE")                                                                       \
-  X(ST_COMMIT, "COMMIT")                                                                               \
-  X(ST_ROLLBACK, "ROLLBACK")                                                                           \
-  X(ST_USER_VERSION, "PRAGMA user_version")                                                            \
-  X(ST_OBS_ANY, "SELECT 1 FROM obs LIMIT 1")                                                           \
-  X(ST_UNIT_ID, "SELECT id FROM orgunit WHERE code = ?1")                                              \
-  X(ST_INDICATOR_ID, "SELECT id FROM indicator WHERE code = ?1")                                       \
-  X(ST_PUT_UNIT,                                                                                       \
-    "INSERT INTO orgunit(code, name, name_en, kind, parent_id, level, valid_from, valid_to, population," \
-    " area_km2, geometry, attributes) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"          \
-    " ON CONFLICT(code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en,"                \
-    " kind = excluded.kind, parent_id = excluded.parent_id, level = excluded.level,"                    \
-    " valid_from = excluded.valid_from, valid_to = excluded.valid_to,"                                  \
-    " population = excluded.population, area_km2 = excluded.area_km2, geometry = excluded.geometry,"     \
-    " attributes = excluded.attributes RETURNING id")                                                  \
-  X(ST_PUT_SUCCESSION,                                                                                 \
-    "INSERT INTO succession(from_id, to_id, weight, partial, date) VALUES(?1, ?2, ?3, ?4, ?5)"          \
-    " ON CONFLICT(from_id, to_id) DO UPDATE SET weight = excluded.weight,"                              \
-    " partial = excluded.partial, date = excluded.date")                                                \
-  X(ST_PUT_AGENCY,                                                                                     \
-    "INSERT INTO agency(code, name, name_en, kind, orgunit, parent) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"     \
-    " ON CONFLICT(code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en,"                \
-    " kind = excluded.kind, orgunit = excluded.orgunit, parent = excluded.parent RETURNING id")        \
-  X(ST_PUT_INDICATOR,                                                                                  \
-    "INSERT INTO indicator(code, name, name_en, description, unit, unit_mult, decimals, periodicity,"   \
-    " period_span, agg_space, weight, agg_time, polarity, valid_min, valid_max, owner, sector, groups,"  \
-    " is_public, legal_ref, formula, dimensions, source, synthetic) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"  \
-    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"                \
-    " ON CONFLICT(code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en,"                \
-    " description = excluded.description, unit = excluded.unit, unit_mult = excluded.unit_mult,"        \
-    " decimals = excluded.decimals, periodicity = excluded.periodicity,"                                \
-    " period_span = excluded.period_span, agg_space = excluded.agg_space, weight = excluded.weight,"    \
-    " agg_time = excluded.agg_time, polarity = excluded.polarity, valid_min = excluded.valid_min,"      \
-    " valid_max = excluded.valid_max, owner = excluded.owner, sector = excluded.sector,"                \
-    " groups = excluded.groups, is_public = excluded.is_public, legal_ref = excluded.legal_ref,"        \
-    " formula = excluded.formula, dimensions = excluded.dimensions, source = excluded.source,"          \
-    " synthetic = excluded.synthetic RETURNING id")                                                    \
-  X(ST_PUT_DIMENSION,                                                                                  \
-    "INSERT INTO dimension(code, name) VALUES(?1, ?2)"                                                 \
-    " ON CONFLICT(code) DO UPDATE SET name = excluded.name RETURNING id")                              \
-  X(ST_DROP_ITEMS, "DELETE FROM dimension_item WHERE dimension_id = ?1")                               \
-  X(ST_PUT_ITEM, "INSERT INTO dimension_item(dimension_id, code, name, ord) VALUES(?1, ?2, ?3, ?4)")   \
-  X(ST_PUT_TARGET,                                                                                     \
-    "INSERT INTO target(indicator_id, orgunit_id, period, kind, value, source)"                        \
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(indicator_id, orgunit_id, period, kind)"               \
-    " DO UPDATE SET value = excluded.value, source = excluded.source")                                 \
-  X(ST_READ_TARGETS,                                                                                   \
-    "SELECT i.code, u.code, t.period, t.kind, t.value, t.source FROM target t"                         \
-    " JOIN indicator i ON i.id = t.indicator_id JOIN orgunit u ON u.id = t.orgunit_id"                 \
-    " WHERE ?1 IS NULL OR i.code = ?1 ORDER BY i.code, u.code, t.period, t.kind")                      \
-  X(ST_LOAD_UNITS,                                                                                     \
-    "SELECT u.id, u.code, u.name, u.name_en, u.kind, p.code, u.level, u.valid_from, u.valid_to,"       \
-    " u.population, u.area_km2, u.geometry, u.attributes"                                              \
-    " FROM orgunit u LEFT JOIN orgunit p ON p.id = u.parent_id ORDER BY u.id")                         \
-  X(ST_LOAD_SUCCESSIONS,                                                                               \
-    "SELECT f.code, t.code, s.weight, s.partial, s.date FROM succession s"                             \
-    " JOIN orgunit f ON f.id = s.from_id JOIN orgunit t ON t.id = s.to_id ORDER BY f.code, t.code")    \
-  X(ST_LOAD_AGENCIES, "SELECT id, code, name, name_en, kind, orgunit, parent FROM agency ORDER BY id") \
-  X(ST_LOAD_INDICATORS,                                                                                \
-    "SELECT id, code, name, name_en, description, unit, unit_mult, decimals, periodicity, period_span," \
-    " agg_space, weight, agg_time, polarity, valid_min, valid_max, owner, sector, groups, is_public,"   \
-    " legal_ref, formula, dimensions, source, synthetic FROM indicator ORDER BY id")                   \
-  X(ST_LOAD_DIMENSIONS, "SELECT id, code, name FROM dimension ORDER BY id")                            \
-  X(ST_LOAD_ITEMS, "SELECT code, name FROM dimension_item WHERE dimension_id = ?1 ORDER BY ord")       \
-  X(ST_READ_SERIES, "SELECT id, indicator_id, orgunit_id, dimkey FROM series ORDER BY id")             \
-  X(ST_PUT_SERIES, "INSERT INTO series(id, indicator_id, orgunit_id, dimkey) VALUES(?1, ?2, ?3, ?4)")  \
-  X(ST_SERIES_EXISTS, "SELECT 1 FROM series WHERE id = ?1")                                            \
-  X(ST_BATCH_FIND,                                                                                     \
-    "SELECT seq, inserted, revised, unchanged, result_json FROM batch WHERE idem_key = ?1")            \
-  X(ST_BATCH_BEGIN, "INSERT INTO batch(source, actor, received_ms) VALUES(?1, ?2, ?3)")                \
-  X(ST_BATCH_FINISH,                                                                                   \
-    "UPDATE batch SET idem_key = ?2, inserted = ?3, revised = ?4, unchanged = ?5, result_json = ?6"    \
-    " WHERE seq = ?1")                                                                                 \
-  X(ST_OBS_BLOCK,                                                                                      \
-    "INSERT INTO obs(series_id, period, value, status, rev, seq)"                                      \
-    " SELECT series, period, value, status, 1, ?2 FROM db_obs_block(?1)")                              \
-  X(ST_OBS_INSERT,                                                                                     \
-    "INSERT INTO obs(series_id, period, value, status, rev, seq) VALUES(?1, ?2, ?3, ?4, 1, ?5)"         \
-    " ON CONFLICT DO NOTHING")                                                                         \
-  X(ST_OBS_GET, "SELECT value, status, rev, seq FROM obs WHERE series_id = ?1 AND period = ?2")        \
-  X(ST_HISTORY_PUT,                                                                                    \
-    "INSERT INTO obs_history(series_id, period, value, status, rev, seq)"                              \
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                                 \
-  X(ST_OBS_UPDATE,                                                                                     \
-    "UPDATE obs SET value = ?3, status = ?4, rev = ?5, seq = ?6 WHERE series_id = ?1 AND period = ?2")  \
-  X(ST_HISTORY_AS_OF,                                                                                  \
-    "SELECT h.value, h.status, h.rev, h.seq, b.received_ms FROM obs_history h"                         \
-    " JOIN batch b ON b.seq = h.seq WHERE h.series_id = ?1 AND h.period = ?2 AND b.received_ms <= ?3"  \
-    " ORDER BY h.rev DESC LIMIT 1")                                                                    \
-  X(ST_OBS_HISTORY,                                                                                    \
-    "SELECT s.id, s.indicator_id, s.orgunit_id, s.dimkey, o.period, o.value, o.status, o.rev, o.seq,"  \
-    " b.received_ms FROM (SELECT * FROM obs_history WHERE series_id = ?1 AND period = ?2"               \
-    " UNION ALL SELECT * FROM obs WHERE series_id = ?1 AND period = ?2) o"                              \
-    " JOIN series s ON s.id = o.series_id JOIN batch b ON b.seq = o.seq ORDER BY o.rev")               \
-  X(ST_AUDIT_PUT, "INSERT INTO audit(time_ms, actor, action, object, detail) VALUES(?1, ?2, ?3, ?4, ?5)") \
-  X(ST_AUDIT_READ, "SELECT id, time_ms, actor, action, object, detail FROM audit WHERE id > ?1 ORDER BY id")
+#define SQL_STATEMENTS(X)                                                                                    \
+  X(ST_BEGIN, "BEGIN IMMEDIATE")                                                                             \
+  X(ST_COMMIT, "COMMIT")                                                                                     \
+  X(ST_ROLLBACK, "ROLLBACK")                                                                                 \
+  X(ST_USER_VERSION, "PRAGMA user_version")                                                                  \
+  X(ST_OBS_ANY, "SELECT 1 FROM obs LIMIT 1")                                                                 \
+  X(ST_UNIT_ID, "SELECT id FROM orgunit WHERE code = ?1")                                                    \
+  X(ST_INDICATOR_ID, "SELECT id FROM indicator WHERE code = ?1")                                             \
+  X(ST_PUT_UNIT,                                                                                             \
+    "INSERT INTO orgunit(code, name, name_en, kind, parent_id, level, valid_from, valid_to, population,"     \
+    " area_km2, geometry, attributes) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"             \
+    " ON CONFLICT(code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en,"                     \
+    " kind = excluded.kind, parent_id = excluded.parent_id, level = excluded.level,"                         \
+    " valid_from = excluded.valid_from, valid_to = excluded.valid_to,"                                       \
+    " population = excluded.population, area_km2 = excluded.area_km2, geometry = excluded.geometry,"         \
+    " attributes = excluded.attributes RETURNING id")                                                        \
+  X(ST_PUT_SUCCESSION,                                                                                       \
+    "INSERT INTO succession(from_id, to_id, weight, partial, date) VALUES(?1, ?2, ?3, ?4, ?5)"               \
+    " ON CONFLICT(from_id, to_id) DO UPDATE SET weight = excluded.weight,"                                   \
+    " partial = excluded.partial, date = excluded.date")                                                     \
+  X(ST_PUT_AGENCY,                                                                                           \
+    "INSERT INTO agency(code, name, name_en, kind, orgunit, parent) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"          \
+    " ON CONFLICT(code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en,"                     \
+    " kind = excluded.kind, orgunit = excluded.orgunit, parent = excluded.parent RETURNING id")              \
+  X(ST_PUT_INDICATOR,                                                                                        \
+    "INSERT INTO indicator(code, name, name_en, description, unit, unit_mult, decimals, periodicity,"        \
+    " period_span, agg_space, weight, agg_time, polarity, valid_min, valid_max, owner, sector, groups,"      \
+    " is_public, legal_ref, formula, dimensions, source, synthetic) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"      \
+    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"                    \
+    " ON CONFLICT(code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en,"                     \
+    " description = excluded.description, unit = excluded.unit, unit_mult = excluded.unit_mult,"             \
+    " decimals = excluded.decimals, periodicity = excluded.periodicity,"                                     \
+    " period_span = excluded.period_span, agg_space = excluded.agg_space, weight = excluded.weight,"         \
+    " agg_time = excluded.agg_time, polarity = excluded.polarity, valid_min = excluded.valid_min,"           \
+    " valid_max = excluded.valid_max, owner = excluded.owner, sector = excluded.sector,"                     \
+    " groups = excluded.groups, is_public = excluded.is_public, legal_ref = excluded.legal_ref,"             \
+    " formula = excluded.formula, dimensions = excluded.dimensions, source = excluded.source,"               \
+    " synthetic = excluded.synthetic RETURNING id")                                                          \
+  X(ST_PUT_DIMENSION,                                                                                        \
+    "INSERT INTO dimension(code, name) VALUES(?1, ?2)"                                                       \
+    " ON CONFLICT(code) DO UPDATE SET name = excluded.name RETURNING id")                                    \
+  X(ST_DROP_ITEMS, "DELETE FROM dimension_item WHERE dimension_id = ?1")                                     \
+  X(ST_PUT_ITEM, "INSERT INTO dimension_item(dimension_id, code, name, ord) VALUES(?1, ?2, ?3, ?4)")         \
+  X(ST_PUT_TARGET,                                                                                           \
+    "INSERT INTO target(indicator_id, orgunit_id, period, kind, value, source)"                              \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(indicator_id, orgunit_id, period, kind)"                    \
+    " DO UPDATE SET value = excluded.value, source = excluded.source")                                       \
+  X(ST_READ_TARGETS,                                                                                         \
+    "SELECT i.code, u.code, t.period, t.kind, t.value, t.source FROM target t"                               \
+    " JOIN indicator i ON i.id = t.indicator_id JOIN orgunit u ON u.id = t.orgunit_id"                       \
+    " WHERE ?1 IS NULL OR i.code = ?1 ORDER BY i.code, u.code, t.period, t.kind")                            \
+  X(ST_INDICATOR_IN_USE,                                                                                     \
+    "SELECT EXISTS(SELECT 1 FROM series WHERE indicator_id = ?1)"                                            \
+    " OR EXISTS(SELECT 1 FROM indicator WHERE weight = ?2)")                                                 \
+  X(ST_DROP_TARGETS, "DELETE FROM target WHERE indicator_id = ?1")                                           \
+  X(ST_DROP_INDICATOR, "DELETE FROM indicator WHERE id = ?1")                                                \
+  X(ST_LOAD_UNITS,                                                                                           \
+    "SELECT u.id, u.code, u.name, u.name_en, u.kind, p.code, u.level, u.valid_from, u.valid_to,"             \
+    " u.population, u.area_km2, u.geometry, u.attributes"                                                    \
+    " FROM orgunit u LEFT JOIN orgunit p ON p.id = u.parent_id ORDER BY u.id")                               \
+  X(ST_LOAD_SUCCESSIONS,                                                                                     \
+    "SELECT f.code, t.code, s.weight, s.partial, s.date FROM succession s"                                   \
+    " JOIN orgunit f ON f.id = s.from_id JOIN orgunit t ON t.id = s.to_id ORDER BY f.code, t.code")          \
+  X(ST_LOAD_AGENCIES, "SELECT id, code, name, name_en, kind, orgunit, parent FROM agency ORDER BY id")       \
+  X(ST_LOAD_INDICATORS,                                                                                      \
+    "SELECT id, code, name, name_en, description, unit, unit_mult, decimals, periodicity, period_span,"      \
+    " agg_space, weight, agg_time, polarity, valid_min, valid_max, owner, sector, groups, is_public,"        \
+    " legal_ref, formula, dimensions, source, synthetic FROM indicator ORDER BY id")                         \
+  X(ST_LOAD_DIMENSIONS, "SELECT id, code, name FROM dimension ORDER BY id")                                  \
+  X(ST_LOAD_ITEMS, "SELECT code, name FROM dimension_item WHERE dimension_id = ?1 ORDER BY ord")             \
+  X(ST_READ_SERIES, "SELECT id, indicator_id, orgunit_id, dimkey FROM series ORDER BY id")                   \
+  X(ST_PUT_SERIES, "INSERT INTO series(id, indicator_id, orgunit_id, dimkey) VALUES(?1, ?2, ?3, ?4)")        \
+  X(ST_SERIES_EXISTS, "SELECT 1 FROM series WHERE id = ?1")                                                  \
+  X(ST_BATCH_FIND, "SELECT seq, inserted, revised, unchanged, result_json FROM batch WHERE idem_key = ?1")   \
+  X(ST_BATCH_BEGIN, "INSERT INTO batch(source, actor, received_ms) VALUES(?1, ?2, ?3)")                      \
+  X(ST_BATCH_FINISH,                                                                                         \
+    "UPDATE batch SET idem_key = ?2, inserted = ?3, revised = ?4, unchanged = ?5, result_json = ?6"          \
+    " WHERE seq = ?1")                                                                                       \
+  X(ST_OBS_BLOCK,                                                                                            \
+    "INSERT INTO obs(series_id, period, value, status, rev, seq)"                                            \
+    " SELECT series, period, value, status, 1, ?2 FROM db_obs_block(?1)")                                    \
+  X(ST_OBS_INSERT,                                                                                           \
+    "INSERT INTO obs(series_id, period, value, status, rev, seq) VALUES(?1, ?2, ?3, ?4, 1, ?5)"              \
+    " ON CONFLICT DO NOTHING")                                                                               \
+  X(ST_OBS_GET, "SELECT value, status, rev, seq FROM obs WHERE series_id = ?1 AND period = ?2")              \
+  X(ST_HISTORY_PUT,                                                                                          \
+    "INSERT INTO obs_history(series_id, period, value, status, rev, seq)"                                    \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                                       \
+  X(ST_OBS_UPDATE,                                                                                           \
+    "UPDATE obs SET value = ?3, status = ?4, rev = ?5, seq = ?6 WHERE series_id = ?1 AND period = ?2")       \
+  X(ST_HISTORY_AS_OF,                                                                                        \
+    "SELECT h.value, h.status, h.rev, h.seq, b.received_ms FROM obs_history h"                               \
+    " JOIN batch b ON b.seq = h.seq WHERE h.series_id = ?1 AND h.period = ?2 AND b.received_ms <= ?3"        \
+    " ORDER BY h.rev DESC LIMIT 1")                                                                          \
+  X(ST_OBS_HISTORY,                                                                                          \
+    "SELECT s.id, s.indicator_id, s.orgunit_id, s.dimkey, o.period, o.value, o.status, o.rev, o.seq,"        \
+    " b.received_ms FROM (SELECT * FROM obs_history WHERE series_id = ?1 AND period = ?2"                    \
+    " UNION ALL SELECT * FROM obs WHERE series_id = ?1 AND period = ?2) o"                                   \
+    " JOIN series s ON s.id = o.series_id JOIN batch b ON b.seq = o.seq ORDER BY o.rev")                     \
+  X(ST_AUDIT_PUT,                                                                                            \
+    "INSERT INTO audit(time_ms, actor, action, object, detail, prev_hash, hash)"                             \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                                                   \
+  X(ST_AUDIT_READ,                                                                                           \
+    "SELECT id, time_ms, actor, action, object, detail, prev_hash, hash FROM audit WHERE id > ?1"            \
+    " ORDER BY id")                                                                                          \
+  X(ST_AUDIT_LAST, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")                                    \
+  X(ST_AUDIT_SEQ, "SELECT seq FROM sqlite_sequence WHERE name = 'audit'")                                    \
+  X(ST_USER_ADD,                                                                                             \
+    "INSERT INTO user(name, password_hash, role, agency, scope, disabled, created_ms)"                       \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id")                                                      \
+  X(ST_USER_BY_NAME,                                                                                         \
+    "SELECT id, name, password_hash, role, agency, scope, disabled, created_ms FROM user WHERE name = ?1")   \
+  X(ST_USER_BY_ID,                                                                                           \
+    "SELECT id, name, password_hash, role, agency, scope, disabled, created_ms FROM user WHERE id = ?1")     \
+  X(ST_USER_UPDATE,                                                                                          \
+    "UPDATE user SET password_hash = ?2, role = ?3, agency = ?4, scope = ?5, disabled = ?6 WHERE id = ?1")   \
+  X(ST_TOKEN_ADD,                                                                                            \
+    "INSERT INTO token(label, secret_hash, role, agency, scope, created_ms, expires_ms, revoked)"            \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id")                                                  \
+  X(ST_TOKEN_GET,                                                                                            \
+    "SELECT id, label, secret_hash, role, agency, scope, created_ms, expires_ms, revoked FROM token"         \
+    " WHERE secret_hash = ?1")                                                                               \
+  X(ST_TOKEN_REVOKE, "UPDATE token SET revoked = 1 WHERE id = ?1")                                           \
+  X(ST_TOKEN_LIST,                                                                                           \
+    "SELECT id, label, secret_hash, role, agency, scope, created_ms, expires_ms, revoked FROM token"         \
+    " ORDER BY id")                                                                                          \
+  X(ST_SESSION_ADD,                                                                                          \
+    "INSERT INTO session(id_hash, user_id, csrf, created_ms, expires_ms) VALUES(?1, ?2, ?3, ?4, ?5)")        \
+  X(ST_SESSION_GET, "SELECT id_hash, user_id, csrf, created_ms, expires_ms FROM session WHERE id_hash = ?1") \
+  X(ST_SESSION_DELETE, "DELETE FROM session WHERE id_hash = ?1 OR (?1 IS NULL AND user_id = ?2)")            \
+  X(ST_SESSION_PURGE, "DELETE FROM session WHERE expires_ms <= ?1")
 
 enum {
 #define ST_ENUM(name, sql) name,
   SQL_STATEMENTS(ST_ENUM)
 #undef ST_ENUM
-  ST_COUNT
+      ST_COUNT
 };
 
 static const char *const statement_sql[ST_COUNT] = {
@@ -168,12 +202,12 @@ typedef struct db_sqlite {
   sqlite3 *db;
   sqlite3_stmt *stmts[ST_COUNT]; /* prepared on first use */
   int in_tx;
-  int bulk;            /* the transaction was begun with bulk = 1 */
-  int rollback_journal; /* the bulk transaction runs with a rollback journal instead of WAL */
-  int64_t batch_seq;   /* the batch begun in this transaction and not finished yet, 0 when none */
-  char *batch_key;     /* its idempotency key (owned), written by batch_finish */
+  int bulk;               /* the transaction was begun with bulk = 1 */
+  int rollback_journal;   /* the bulk transaction runs with a rollback journal instead of WAL */
+  int64_t batch_seq;      /* the batch begun in this transaction and not finished yet, 0 when none */
+  char *batch_key;        /* its idempotency key (owned), written by batch_finish */
   int64_t checked_series; /* last series id that obs_write found in this transaction */
-  int row_by_row;      /* the last block met existing keys: write the next one row by row */
+  int row_by_row;         /* the last block met existing keys: write the next one row by row */
 } db_sqlite;
 
 static db_sqlite *handle(db_store *s) { return (db_sqlite *)s; }
@@ -246,18 +280,24 @@ static int step_int64(sqlite3_stmt *st, int64_t *out) {
 
 /* Text bound for the duration of one step (SQLITE_STATIC: every use rebinds every parameter). */
 static void bind_text(sqlite3_stmt *st, int i, const char *v) {
-  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
+  if (v)
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
 }
 
 static void bind_number(sqlite3_stmt *st, int i, double v) {
-  if (isnan(v)) sqlite3_bind_null(st, i);
-  else sqlite3_bind_double(st, i, v);
+  if (isnan(v))
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_double(st, i, v);
 }
 
 static void bind_date(sqlite3_stmt *st, int i, int64_t days) {
-  if (days == DB_DATE_NONE) sqlite3_bind_null(st, i);
-  else sqlite3_bind_int64(st, i, days);
+  if (days == DB_DATE_NONE)
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_int64(st, i, days);
 }
 
 /* Column readers: NULL text, NAN, DB_DATE_NONE for SQL NULL. The text is valid until the next step. */
@@ -518,8 +558,10 @@ static int sq_put_orgunit(db_store *store, db_orgunit *ou) {
   bind_text(st, 2, ou->name);
   bind_text(st, 3, ou->name_en);
   sqlite3_bind_int(st, 4, (int)ou->kind);
-  if (ou->parent) sqlite3_bind_int64(st, 5, parent);
-  else sqlite3_bind_null(st, 5);
+  if (ou->parent)
+    sqlite3_bind_int64(st, 5, parent);
+  else
+    sqlite3_bind_null(st, 5);
   sqlite3_bind_int(st, 6, ou->level);
   bind_date(st, 7, ou->valid_from);
   bind_date(st, 8, ou->valid_to);
@@ -662,8 +704,8 @@ static int sq_read_targets(db_store *store, const char *indicator, db_target_cb 
       break;
     }
     db_period_format(&p, code);
-    db_target t = {col_text(st, 0), col_text(st, 1), code,           col_text(st, 3),
-                   col_number(st, 4), col_text(st, 5)};
+    db_target t = {col_text(st, 0), col_text(st, 1),   code,
+                   col_text(st, 3), col_number(st, 4), col_text(st, 5)};
     int stop = cb(ctx, &t);
     if (stop) {
       rc = stop_code(stop);
@@ -673,6 +715,27 @@ static int sq_read_targets(db_store *store, const char *indicator, db_target_cb 
   if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
   sqlite3_reset(st);
   return rc;
+}
+
+/* Deletes an indicator that no series and no other indicator's weight refers to, with its targets. */
+static int sq_delete_indicator(db_store *store, const char *code) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  int64_t id = 0, in_use = 0;
+  if ((rc = id_of(s, ST_INDICATOR_ID, code, &id)) != DB_OK) return rc;
+  sqlite3_stmt *st = stmt(s, ST_INDICATOR_IN_USE, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, id);
+  bind_text(st, 2, code);
+  if ((rc = step_int64(st, &in_use)) != DB_OK) return rc;
+  if (in_use) return DB_ECONFLICT;
+  if (!(st = stmt(s, ST_DROP_TARGETS, &rc))) return rc;
+  sqlite3_bind_int64(st, 1, id);
+  if ((rc = run(st)) != DB_OK) return rc;
+  if (!(st = stmt(s, ST_DROP_INDICATOR, &rc))) return rc;
+  sqlite3_bind_int64(st, 1, id);
+  return run(st);
 }
 
 static int load_units(db_sqlite *s, db_catalog *out) {
@@ -719,8 +782,13 @@ static int load_agencies(db_sqlite *s, db_catalog *out) {
   sqlite3_stmt *st = stmt(s, ST_LOAD_AGENCIES, &rc);
   if (!st) return rc;
   while ((e = sqlite3_step(st)) == SQLITE_ROW) {
-    db_agency a = {sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2), col_text(st, 3),
-                   col_text(st, 4),             col_text(st, 5), col_text(st, 6)};
+    db_agency a = {sqlite3_column_int64(st, 0),
+                   col_text(st, 1),
+                   col_text(st, 2),
+                   col_text(st, 3),
+                   col_text(st, 4),
+                   col_text(st, 5),
+                   col_text(st, 6)};
     db_catalog_put_agency(out, &a);
   }
   sqlite3_reset(st);
@@ -844,8 +912,10 @@ static int sq_put_series(db_store *store, db_series *series) {
   if (rc) return rc;
   sqlite3_stmt *st = stmt(s, ST_PUT_SERIES, &rc);
   if (!st) return rc;
-  if (series->id) sqlite3_bind_int64(st, 1, series->id);
-  else sqlite3_bind_null(st, 1);
+  if (series->id)
+    sqlite3_bind_int64(st, 1, series->id);
+  else
+    sqlite3_bind_null(st, 1);
   sqlite3_bind_int64(st, 2, series->indicator);
   sqlite3_bind_int64(st, 3, series->orgunit);
   bind_text(st, 4, series->dimkey ? series->dimkey : "");
@@ -1009,7 +1079,8 @@ static int write_row(db_sqlite *s, int64_t seq, const db_obs *o, db_obs_outcome 
 /* Writes rows of the open batch `seq` (see the top of the file for the two paths). DB_EINVAL, with
  * nothing written, for a seq that is not the open batch, a row with an unknown series, a status out of
  * range, a value that is not finite or a period key <= 0. */
-static int sq_obs_write(db_store *store, int64_t seq, const db_obs *rows, size_t n, db_obs_outcome *outcomes) {
+static int sq_obs_write(db_store *store, int64_t seq, const db_obs *rows, size_t n,
+                        db_obs_outcome *outcomes) {
   db_sqlite *s = handle(store);
   int rc = need_tx(s);
   if (rc) return rc;
@@ -1146,8 +1217,8 @@ static int sq_obs_history(db_store *store, int64_t series, int64_t period, db_ob
 
 /* ---------- audit ---------- */
 
-/* Appends a record; time_ms 0 means now. actor and action are required. */
-static int sq_audit_append(db_store *store, const db_audit *a) {
+/* Appends a record with its chain link (computed by store.c from audit_head, in this transaction). */
+static int sq_audit_append(db_store *store, const db_audit *a, const db_audit_link *link) {
   db_sqlite *s = handle(store);
   int rc = need_tx(s);
   if (rc) return rc;
@@ -1159,11 +1230,12 @@ static int sq_audit_append(db_store *store, const db_audit *a) {
   bind_text(st, 3, a->action);
   bind_text(st, 4, a->object);
   bind_text(st, 5, a->detail);
+  bind_text(st, 6, link->prev_hash);
+  bind_text(st, 7, link->hash);
   return run(st);
 }
 
-static int sq_audit_read(db_store *store, int64_t after_id, int (*cb)(void *ctx, int64_t id, const db_audit *a),
-                         void *ctx) {
+static int sq_audit_read(db_store *store, int64_t after_id, db_audit_link_cb cb, void *ctx) {
   db_sqlite *s = handle(store);
   int rc = DB_OK, e;
   sqlite3_stmt *st = stmt(s, ST_AUDIT_READ, &rc);
@@ -1172,7 +1244,8 @@ static int sq_audit_read(db_store *store, int64_t after_id, int (*cb)(void *ctx,
   while ((e = sqlite3_step(st)) == SQLITE_ROW) {
     db_audit a = {sqlite3_column_int64(st, 1), col_text(st, 2), col_text(st, 3), col_text(st, 4),
                   col_text(st, 5)};
-    int stop = cb(ctx, sqlite3_column_int64(st, 0), &a);
+    db_audit_link l = {sqlite3_column_int64(st, 0), col_text(st, 6), col_text(st, 7)};
+    int stop = cb(ctx, &l, &a);
     if (stop) {
       rc = stop_code(stop);
       break;
@@ -1181,6 +1254,234 @@ static int sq_audit_read(db_store *store, int64_t after_id, int (*cb)(void *ctx,
   if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
   sqlite3_reset(st);
   return rc;
+}
+
+/* The last record, and the highest id AUTOINCREMENT ever gave (sqlite_sequence keeps it even when the
+ * records at the end are deleted). */
+static int sq_audit_head(db_store *store, db_audit_head *out) {
+  db_sqlite *s = handle(store);
+  int rc = DB_OK;
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = stmt(s, ST_AUDIT_LAST, &rc);
+  if (!st) return rc;
+  int e = sqlite3_step(st);
+  if (e == SQLITE_ROW) {
+    out->last_id = sqlite3_column_int64(st, 0);
+    snprintf(out->hash, sizeof out->hash, "%s", col_text(st, 1) ? col_text(st, 1) : "");
+  }
+  rc = e == SQLITE_ROW || e == SQLITE_DONE ? DB_OK : map_rc(e);
+  sqlite3_reset(st);
+  if (rc == DB_OK && (st = stmt(s, ST_AUDIT_SEQ, &rc)) != NULL &&
+      (rc = step_int64(st, &out->max_id)) == DB_ENOTFOUND)
+    rc = DB_OK;
+  return rc;
+}
+
+/* ---------- users, tokens, sessions ---------- */
+
+/* A copy of a text column, NULL for SQL NULL. */
+static char *col_dup(sqlite3_stmt *st, int i) { return db_strdup(col_text(st, i)); }
+
+/* Steps a statement that reads one row into out with read_row: 0, DB_ENOTFOUND or an error. Resets st. */
+static int step_row(sqlite3_stmt *st, void (*read_row)(sqlite3_stmt *st, void *out), void *out) {
+  int e = sqlite3_step(st);
+  if (e == SQLITE_ROW) read_row(st, out);
+  sqlite3_reset(st);
+  return e == SQLITE_ROW ? DB_OK : e == SQLITE_DONE ? DB_ENOTFOUND : map_rc(e);
+}
+
+/* Runs a write statement that must touch a row: DB_ENOTFOUND when it touched none. */
+static int run_changed(db_sqlite *s, sqlite3_stmt *st) {
+  int rc = run(st);
+  return rc == DB_OK && sqlite3_changes(s->db) == 0 ? DB_ENOTFOUND : rc;
+}
+
+static int sq_user_add(db_store *store, db_user_row *u) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  if (!u->name || !u->password_hash || !u->role) return DB_EINVAL;
+  sqlite3_stmt *st = stmt(s, ST_USER_ADD, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, u->name);
+  bind_text(st, 2, u->password_hash);
+  bind_text(st, 3, u->role);
+  bind_text(st, 4, u->agency);
+  bind_text(st, 5, u->scope);
+  sqlite3_bind_int(st, 6, u->disabled != 0);
+  sqlite3_bind_int64(st, 7, u->created_ms);
+  return step_int64(st, &u->id);
+}
+
+static void read_user(sqlite3_stmt *st, void *out) {
+  db_user_row *u = out;
+  *u = (db_user_row){sqlite3_column_int64(st, 0),
+                     col_dup(st, 1),
+                     col_dup(st, 2),
+                     col_dup(st, 3),
+                     col_dup(st, 4),
+                     col_dup(st, 5),
+                     sqlite3_column_int(st, 6),
+                     sqlite3_column_int64(st, 7)};
+}
+
+static int sq_user_get(db_store *store, const char *name, int64_t id, db_user_row *out) {
+  db_sqlite *s = handle(store);
+  int rc = DB_OK;
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = stmt(s, name ? ST_USER_BY_NAME : ST_USER_BY_ID, &rc);
+  if (!st) return rc;
+  if (name)
+    bind_text(st, 1, name);
+  else
+    sqlite3_bind_int64(st, 1, id);
+  return step_row(st, read_user, out);
+}
+
+static int sq_user_update(db_store *store, const db_user_row *u) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  if (!u->password_hash || !u->role) return DB_EINVAL;
+  sqlite3_stmt *st = stmt(s, ST_USER_UPDATE, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, u->id);
+  bind_text(st, 2, u->password_hash);
+  bind_text(st, 3, u->role);
+  bind_text(st, 4, u->agency);
+  bind_text(st, 5, u->scope);
+  sqlite3_bind_int(st, 6, u->disabled != 0);
+  return run_changed(s, st);
+}
+
+static int sq_token_add(db_store *store, db_token_row *t) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  if (!t->secret_hash || !t->role) return DB_EINVAL;
+  sqlite3_stmt *st = stmt(s, ST_TOKEN_ADD, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, t->label);
+  bind_text(st, 2, t->secret_hash);
+  bind_text(st, 3, t->role);
+  bind_text(st, 4, t->agency);
+  bind_text(st, 5, t->scope);
+  sqlite3_bind_int64(st, 6, t->created_ms);
+  sqlite3_bind_int64(st, 7, t->expires_ms);
+  sqlite3_bind_int(st, 8, t->revoked != 0);
+  return step_int64(st, &t->id);
+}
+
+static void read_token(sqlite3_stmt *st, void *out) {
+  db_token_row *t = out;
+  *t = (db_token_row){sqlite3_column_int64(st, 0),
+                      col_dup(st, 1),
+                      col_dup(st, 2),
+                      col_dup(st, 3),
+                      col_dup(st, 4),
+                      col_dup(st, 5),
+                      sqlite3_column_int64(st, 6),
+                      sqlite3_column_int64(st, 7),
+                      sqlite3_column_int(st, 8)};
+}
+
+static int sq_token_get(db_store *store, const char *secret_hash, db_token_row *out) {
+  db_sqlite *s = handle(store);
+  int rc = DB_OK;
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = stmt(s, ST_TOKEN_GET, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, secret_hash);
+  return step_row(st, read_token, out);
+}
+
+static int sq_token_revoke(db_store *store, int64_t id) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  sqlite3_stmt *st = stmt(s, ST_TOKEN_REVOKE, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, id);
+  return run_changed(s, st);
+}
+
+/* The rows handed to cb borrow the statement's text (no copies). */
+static int sq_token_list(db_store *store, db_token_cb cb, void *ctx) {
+  db_sqlite *s = handle(store);
+  int rc = DB_OK, e;
+  sqlite3_stmt *st = stmt(s, ST_TOKEN_LIST, &rc);
+  if (!st) return rc;
+  while ((e = sqlite3_step(st)) == SQLITE_ROW) {
+    db_token_row t = {sqlite3_column_int64(st, 0),
+                      col_text(st, 1),
+                      col_text(st, 2),
+                      col_text(st, 3),
+                      col_text(st, 4),
+                      col_text(st, 5),
+                      sqlite3_column_int64(st, 6),
+                      sqlite3_column_int64(st, 7),
+                      sqlite3_column_int(st, 8)};
+    int stop = cb(ctx, &t);
+    if (stop) {
+      rc = stop_code(stop);
+      break;
+    }
+  }
+  if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
+  sqlite3_reset(st);
+  return rc;
+}
+
+static int sq_session_add(db_store *store, const db_session_row *se) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  if (!se->id_hash || !se->csrf) return DB_EINVAL;
+  sqlite3_stmt *st = stmt(s, ST_SESSION_ADD, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, se->id_hash);
+  sqlite3_bind_int64(st, 2, se->user_id);
+  bind_text(st, 3, se->csrf);
+  sqlite3_bind_int64(st, 4, se->created_ms);
+  sqlite3_bind_int64(st, 5, se->expires_ms);
+  return run(st);
+}
+
+static void read_session(sqlite3_stmt *st, void *out) {
+  db_session_row *se = out;
+  *se = (db_session_row){col_dup(st, 0), sqlite3_column_int64(st, 1), col_dup(st, 2),
+                         sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
+}
+
+static int sq_session_get(db_store *store, const char *id_hash, db_session_row *out) {
+  db_sqlite *s = handle(store);
+  int rc = DB_OK;
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = stmt(s, ST_SESSION_GET, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, id_hash);
+  return step_row(st, read_session, out);
+}
+
+static int sq_session_delete(db_store *store, const char *id_hash, int64_t user_id) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  sqlite3_stmt *st = stmt(s, ST_SESSION_DELETE, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, id_hash);
+  sqlite3_bind_int64(st, 2, user_id);
+  return run_changed(s, st);
+}
+
+static int sq_session_purge(db_store *store, int64_t now_ms) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  sqlite3_stmt *st = stmt(s, ST_SESSION_PURGE, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, now_ms);
+  return run(st);
 }
 
 /* ---------- open and close ---------- */
@@ -1208,6 +1509,7 @@ static const db_store_ops sqlite_ops = {
     .put_dimension = sq_put_dimension,
     .put_target = sq_put_target,
     .read_targets = sq_read_targets,
+    .delete_indicator = sq_delete_indicator,
     .read_series = sq_read_series,
     .put_series = sq_put_series,
     .batch_find = sq_batch_find,
@@ -1218,6 +1520,18 @@ static const db_store_ops sqlite_ops = {
     .obs_history = sq_obs_history,
     .audit_append = sq_audit_append,
     .audit_read = sq_audit_read,
+    .audit_head = sq_audit_head,
+    .user_add = sq_user_add,
+    .user_get = sq_user_get,
+    .user_update = sq_user_update,
+    .token_add = sq_token_add,
+    .token_get = sq_token_get,
+    .token_revoke = sq_token_revoke,
+    .token_list = sq_token_list,
+    .session_add = sq_session_add,
+    .session_get = sq_session_get,
+    .session_delete = sq_session_delete,
+    .session_purge = sq_session_purge,
 };
 
 /* Adds "what: SQLite's reason" about the store at path to d; returns the DB_E* code of e. */
@@ -1226,8 +1540,9 @@ static int open_problem(sqlite3 *db, db_diag *d, const char *path, int e, const 
 }
 
 static int newer_schema(db_diag *d, const char *path, int version) {
-  return db_diag_add(d, 0, 0, path, DB_ESCHEMA, "store schema %d is newer than this databrain (%d); upgrade databrain",
-                     version, DB_STORE_SCHEMA_VERSION);
+  return db_diag_add(d, 0, 0, path, DB_ESCHEMA,
+                     "store schema %d is newer than this databrain (%d); upgrade databrain", version,
+                     DB_STORE_SCHEMA_VERSION);
 }
 
 /* Reads PRAGMA user_version: an SQLite result code, SQLITE_ROW on success. */
@@ -1270,10 +1585,13 @@ static int migrate(db_sqlite *s, const char *path, int version, db_diag *d) {
   int e = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if (e != SQLITE_OK) return open_problem(s->db, d, path, e, "cannot lock the store to migrate it");
   int rc = DB_OK;
-  if ((e = read_version(s, &version)) != SQLITE_ROW) rc = open_problem(s->db, d, path, e, "cannot read the store");
-  else if (version > DB_STORE_SCHEMA_VERSION) rc = newer_schema(d, path, version);
+  if ((e = read_version(s, &version)) != SQLITE_ROW)
+    rc = open_problem(s->db, d, path, e, "cannot read the store");
+  else if (version > DB_STORE_SCHEMA_VERSION)
+    rc = newer_schema(d, path, version);
   for (int v = version; rc == DB_OK && v < DB_STORE_SCHEMA_VERSION; v++) {
-    if ((e = sqlite3_exec(s->db, db_sqlite__migrations[v], NULL, NULL, NULL)) != SQLITE_OK) {
+    if ((e = sqlite3_exec(s->db, db_sqlite__migrations[v], NULL, NULL, NULL)) != SQLITE_OK ||
+        (db_sqlite__migration_steps[v] && (e = db_sqlite__migration_steps[v](s->db)) != SQLITE_OK)) {
       char what[64];
       snprintf(what, sizeof what, "migration to schema %d failed", v + 1);
       rc = open_problem(s->db, d, path, e, what);
@@ -1295,13 +1613,15 @@ int db_sqlite__open(const char *path, db_store **out, db_diag *d) {
   s->base.ops = &sqlite_ops;
   int version = 0;
   /* NOMUTEX: a handle is used by one thread at a time (store.h), so SQLite's per-call mutex is waste */
-  int e = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  int e =
+      sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   int rc = e == SQLITE_OK ? DB_OK : open_problem(s->db, d, path, e, "cannot open the store");
   if (rc == DB_OK) {
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     e = sqlite3_create_module(s->db, "db_obs_block", &obs_block_module, NULL);
-    rc = e == SQLITE_OK ? configure(s, path, &version, d) : open_problem(s->db, d, path, e, "cannot set up the store");
+    rc = e == SQLITE_OK ? configure(s, path, &version, d)
+                        : open_problem(s->db, d, path, e, "cannot set up the store");
   }
   if (rc == DB_OK) rc = migrate(s, path, version, d);
   if (rc != DB_OK) {

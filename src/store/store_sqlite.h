@@ -14,5 +14,9 @@ int db_sqlite__open(const char *path, db_store **out, db_diag *d);
 /* The forward-only migrations: db_sqlite__migrations[v] takes a store from schema v to v + 1 (0 is an
  * empty file). There are exactly DB_STORE_SCHEMA_VERSION of them. */
 extern const char *const db_sqlite__migrations[DB_STORE_SCHEMA_VERSION];
+/* What a migration does that SQL cannot (NULL when nothing): db_sqlite__migration_steps[v] runs right after
+ * db_sqlite__migrations[v], in the same transaction. Returns an SQLite result code. */
+struct sqlite3;
+extern int (*const db_sqlite__migration_steps[DB_STORE_SCHEMA_VERSION])(struct sqlite3 *db);
 
 #endif

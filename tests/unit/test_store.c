@@ -23,7 +23,7 @@
 typedef struct fixture {
   char *dir, *path;
   db_store *store;
-  int64_t cpi, pop;          /* indicator ids */
+  int64_t cpi, pop;           /* indicator ids */
   int64_t city, ward1, ward2; /* unit ids */
 } fixture;
 
@@ -152,7 +152,8 @@ static void finish_batch(db_store *s, int64_t seq) {
 }
 
 /* Writes one row and returns its outcome. */
-static db_obs_outcome write1(db_store *s, int64_t seq, int64_t series, int64_t period, double value, int status) {
+static db_obs_outcome write1(db_store *s, int64_t seq, int64_t series, int64_t period, double value,
+                             int status) {
   db_obs o = {series, period, value, status};
   db_obs_outcome out = 0;
   assert_int_equal(db_store_obs_write(s, seq, &o, 1, &out), 0);
@@ -176,8 +177,8 @@ static int collect(void *ctx, const db_obs_row *r) {
   seen *s = ctx;
   assert_true(s->n < 64);
   seen_row *x = &s->rows[s->n++];
-  *x = (seen_row){r->series, r->indicator, r->orgunit, r->period, r->seq, r->received_ms, "", r->value,
-                  r->status, r->revision};
+  *x = (seen_row){r->series,      r->indicator, r->orgunit, r->period, r->seq,
+                  r->received_ms, "",           r->value,   r->status, r->revision};
   snprintf(x->dimkey, sizeof x->dimkey, "%s", r->dimkey);
   return 0;
 }
@@ -219,7 +220,8 @@ static void test_bad_urls(void **state) {
   db_diag d = DB_DIAG_INIT;
   assert_int_equal(db_store_open("postgresql://localhost/db", &s, &d), DB_EUNSUPPORTED);
   assert_null(s);
-  assert_string_equal(d.items[0].message, "no 'postgresql' backend in this build; use sqlite:PATH (or a plain file path)");
+  assert_string_equal(d.items[0].message,
+                      "no 'postgresql' backend in this build; use sqlite:PATH (or a plain file path)");
   db_diag_clear(&d);
   assert_int_equal(db_store_open("", &s, &d), DB_EINVAL);
   assert_string_equal(d.items[0].message, "the store URL is empty");
@@ -229,8 +231,9 @@ static void test_bad_urls(void **state) {
   db_diag_clear(&d);
   /* a file that is not a database */
   char *junk = db_test_path(dir, "junk.db");
-  db_test_write_file(junk, "indicator,orgunit,period,value\nCPI,79,2025-07,1.5\n"
-                           "this is a CSV file and not an SQLite database at all, not even close\n");
+  db_test_write_file(junk,
+                     "indicator,orgunit,period,value\nCPI,79,2025-07,1.5\n"
+                     "this is a CSV file and not an SQLite database at all, not even close\n");
   assert_int_equal(db_store_open(junk, &s, &d), DB_ESTORE);
   assert_null(s);
   assert_string_equal(d.items[0].path, junk);
@@ -267,13 +270,14 @@ static void test_migrations(void **state) {
   db_store *s = open_store(path);
   int version = 0;
   assert_int_equal(db_store_schema_version(s, &version), 0);
-  assert_int_equal(version, 1);
+  assert_int_equal(version, 2);
   db_store_close(s);
   assert_raw(path, "SELECT x FROM notes", "kept");
-  assert_raw(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema"
-                   " WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%' ORDER BY name)",
+  assert_raw(path,
+             "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema"
+             " WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%' ORDER BY name)",
              "agency,audit,batch,dimension,dimension_item,indicator,notes,obs,obs_history,orgunit,series,"
-             "succession,target,v_obs,v_obs_history");
+             "session,succession,target,token,user,v_obs,v_obs_history");
   /* a store written by a newer databrain is refused and left untouched */
   raw_exec(path, "PRAGMA user_version = 7");
   db_diag d = DB_DIAG_INIT;
@@ -283,7 +287,8 @@ static void test_migrations(void **state) {
   assert_int_equal(d.count, 1);
   assert_int_equal(d.items[0].code, DB_ESCHEMA);
   assert_string_equal(d.items[0].path, path);
-  assert_string_equal(d.items[0].message, "store schema 7 is newer than this databrain (1); upgrade databrain");
+  assert_string_equal(d.items[0].message,
+                      "store schema 7 is newer than this databrain (2); upgrade databrain");
   assert_raw(path, "PRAGMA user_version", "7");
   db_diag_free(&d);
   db_free(path);
@@ -561,7 +566,8 @@ static void test_series(void **state) {
   assert_int_equal(db_store_read_series(s, collect_series, text), 0);
   char expected[256];
   snprintf(expected, sizeof expected, "1:%lld/%lld/ 10:%lld/%lld/SEX=F 11:%lld/%lld/ ", (long long)f->cpi,
-           (long long)f->ward1, (long long)f->cpi, (long long)f->ward1, (long long)f->pop, (long long)f->city);
+           (long long)f->ward1, (long long)f->cpi, (long long)f->ward1, (long long)f->pop,
+           (long long)f->city);
   assert_string_equal(text, expected);
 }
 
@@ -583,7 +589,8 @@ static void test_obs_outcomes_and_history(void **state) {
   assert_true(seq2 > seq1);
   assert_int_equal(write1(s, seq2, cpi1, jul, 3.5, DB_STATUS_PROVISIONAL), DB_OBS_UNCHANGED);
   assert_int_equal(write1(s, seq2, cpi1, aug, 3.25, DB_STATUS_OFFICIAL), DB_OBS_REVISED); /* status only */
-  assert_int_equal(write1(s, seq2, cpi1, aug, 3.0, DB_STATUS_OFFICIAL), DB_OBS_DUPLICATE); /* after a revision */
+  assert_int_equal(write1(s, seq2, cpi1, aug, 3.0, DB_STATUS_OFFICIAL),
+                   DB_OBS_DUPLICATE); /* after a revision */
   finish_batch(s, seq2);
 
   int64_t seq3 = begin_batch(s, 3000, NULL);
@@ -624,10 +631,11 @@ static void test_obs_outcomes_and_history(void **state) {
   assert_int_equal(cur.rows[1].revision, 3);
   assert_int_equal(cur.rows[1].seq, seq3);
   /* BI view with codes */
-  assert_raw(f->path,
-             "SELECT indicator || ',' || orgunit || ',' || dimkey || ',' || value || ',' || status || ',' || rev"
-             " || ',' || received_at FROM v_obs WHERE period_key = (SELECT max(period) FROM obs)",
-             "CPI,26734,,3.0,official,3,1970-01-01T00:00:03.000Z");
+  assert_raw(
+      f->path,
+      "SELECT indicator || ',' || orgunit || ',' || dimkey || ',' || value || ',' || status || ',' || rev"
+      " || ',' || received_at FROM v_obs WHERE period_key = (SELECT max(period) FROM obs)",
+      "CPI,26734,,3.0,official,3,1970-01-01T00:00:03.000Z");
   assert_raw(f->path, "SELECT count(*) FROM v_obs_history", "5");
 }
 
@@ -637,14 +645,17 @@ static void test_mixed_block(void **state) {
   db_store *s = f->store;
   int64_t seq1 = begin_batch(s, 1000, NULL);
   int64_t a = put_series(s, f->cpi, f->ward1, ""), b = put_series(s, f->cpi, f->ward2, "");
-  db_obs first[3] = {{a, period_key("2025-01"), 1, 0}, {a, period_key("2025-02"), 2, 0}, {b, period_key("2025-01"), 3, 0}};
+  db_obs first[3] = {
+      {a, period_key("2025-01"), 1, 0}, {a, period_key("2025-02"), 2, 0}, {b, period_key("2025-01"), 3, 0}};
   db_obs_outcome out[5];
   assert_int_equal(db_store_obs_write(s, seq1, first, 3, out), 0);
   for (int i = 0; i < 3; i++) assert_int_equal(out[i], DB_OBS_INSERTED);
   finish_batch(s, seq1);
   int64_t seq2 = begin_batch(s, 2000, NULL);
-  db_obs second[5] = {{a, period_key("2025-01"), 1, 0},  {a, period_key("2025-02"), 2.5, 0},
-                      {a, period_key("2025-03"), 4, 0},  {b, period_key("2025-01"), 3, 0},
+  db_obs second[5] = {{a, period_key("2025-01"), 1, 0},
+                      {a, period_key("2025-02"), 2.5, 0},
+                      {a, period_key("2025-03"), 4, 0},
+                      {b, period_key("2025-01"), 3, 0},
                       {a, period_key("2025-03"), 5, 0}};
   assert_int_equal(db_store_obs_write(s, seq2, second, 5, out), 0);
   const db_obs_outcome expected[5] = {DB_OBS_UNCHANGED, DB_OBS_REVISED, DB_OBS_INSERTED, DB_OBS_UNCHANGED,
@@ -679,11 +690,11 @@ static void test_obs_write_rejects(void **state) {
   db_obs_outcome out[2];
   db_obs good = {a, jul, 1, 0};
   db_obs rows[][2] = {
-      {good, {a + 100, jul, 1, 0}},  /* unknown series */
-      {good, {a, jul + 1, NAN, 0}},  /* not a number */
+      {good, {a + 100, jul, 1, 0}}, /* unknown series */
+      {good, {a, jul + 1, NAN, 0}}, /* not a number */
       {good, {a, jul + 1, INFINITY, 0}},
-      {good, {a, jul + 1, 1, 3}},    /* status out of range */
-      {good, {a, 0, 1, 0}},          /* no period */
+      {good, {a, jul + 1, 1, 3}}, /* status out of range */
+      {good, {a, 0, 1, 0}},       /* no period */
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
     assert_int_equal(db_store_obs_write(s, seq, rows[i], 2, out), DB_EINVAL);
@@ -761,7 +772,9 @@ static void test_filters(void **state) {
   const int64_t order[] = {s_cpi_w1, s_cpi_w1_f, s_cpi_w2, s_pop_city};
   for (size_t i = 0; i < 9; i++) {
     assert_int_equal(got.rows[i].series, order[i / 3]);
-    assert_int_equal(got.rows[i].period, period_key(i % 3 == 0 ? "2025-01" : i % 3 == 1 ? "2025-02" : "2025-03"));
+    assert_int_equal(got.rows[i].period, period_key(i % 3 == 0   ? "2025-01"
+                                                    : i % 3 == 1 ? "2025-02"
+                                                                 : "2025-03"));
   }
   assert_string_equal(got.rows[3].dimkey, "SEX=F");
   assert_int_equal(got.rows[9].series, s_pop_city);
@@ -774,8 +787,12 @@ static void test_filters(void **state) {
   assert_int_equal(count_rows(s, &by_ind), 1);
   int64_t both_inds[] = {f->pop, f->cpi};
   int64_t ward2[] = {f->ward2};
-  db_obs_filter range = {.indicators = both_inds, .n_indicators = 2, .orgunits = ward2, .n_orgunits = 1,
-                         .period_from = period_key("2025-02"), .period_to = period_key("2025-03")};
+  db_obs_filter range = {.indicators = both_inds,
+                         .n_indicators = 2,
+                         .orgunits = ward2,
+                         .n_orgunits = 1,
+                         .period_from = period_key("2025-02"),
+                         .period_to = period_key("2025-03")};
   got.n = 0;
   assert_int_equal(db_store_obs_read(s, &range, collect, &got), 0);
   assert_int_equal(got.n, 2);
@@ -1090,8 +1107,10 @@ static void test_bulk_journal_modes(void **state) {
     write1(f->store, seq, 1, period_key("2025-01"), 1, 0);
     assert_true(file_exists(journal));
     assert_false(file_exists(wal));
-    if (commit) finish_batch(f->store, seq);
-    else assert_int_equal(db_store_rollback(f->store), 0);
+    if (commit)
+      finish_batch(f->store, seq);
+    else
+      assert_int_equal(db_store_rollback(f->store), 0);
     assert_false(file_exists(journal));
     assert_raw(f->path, "PRAGMA journal_mode", "wal");
     assert_raw(f->path, "SELECT count(*) FROM obs", commit ? "1" : "0");

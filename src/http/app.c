@@ -1,0 +1,264 @@
+/* app.c - the server's application state (see http_int.h): the writer handle behind its mutex, one
+ * read handle per worker thread, the reference-counted catalog snapshots, and the metrics counters
+ * with their Prometheus text exposition. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/mem.h"
+#include "http/http_int.h"
+
+#define DEFAULT_MAX_BODY (64u << 20)
+#define DEFAULT_MAX_HEADER (16u << 10)
+#define DEFAULT_TIMEOUT_S 30
+#define DEFAULT_RATE_TOKEN 500
+#define DEFAULT_RATE_ADDRESS 200
+#define DEFAULT_SESSION_TTL_S (12 * 3600)
+
+/* Upper bounds (seconds) of the latency histogram buckets; +Inf is implied. */
+static const double bucket_bounds[DB_METRIC_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                        0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
+
+void db_server_config_defaults(const db_server_config *cfg, db_server_config *out) {
+  *out = *cfg;
+  if (!out->listen) out->listen = "127.0.0.1:8080";
+  if (!out->threads) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    out->threads = n > 0 ? (unsigned)n : 1;
+  }
+  if (!out->max_body_bytes) out->max_body_bytes = DEFAULT_MAX_BODY;
+  if (!out->max_header_bytes) out->max_header_bytes = DEFAULT_MAX_HEADER;
+  if (!out->timeout_s) out->timeout_s = DEFAULT_TIMEOUT_S;
+  if (!out->rate_per_token) out->rate_per_token = DEFAULT_RATE_TOKEN;
+  if (!out->rate_per_address) out->rate_per_address = DEFAULT_RATE_ADDRESS;
+  if (!out->session_ttl_s) out->session_ttl_s = DEFAULT_SESSION_TTL_S;
+}
+
+/* The file of an SQLite store URL ("sqlite:PATH" or a bare path), NULL for other schemes. */
+static char *sqlite_path(const char *url) {
+  if (strncmp(url, "sqlite:", 7) == 0) return db_strdup(url + 7);
+  if (strstr(url, "://")) return NULL;
+  return db_strdup(url);
+}
+
+/* Loads the catalog from s into a new snapshot holding one reference. */
+static int snapshot_load(db_store *s, db_snapshot **out) {
+  db_snapshot *snap = db_calloc(1, sizeof *snap);
+  db_catalog_init(&snap->cat);
+  int err = db_store_load_catalog(s, &snap->cat);
+  if (err) {
+    db_catalog_free(&snap->cat);
+    db_free(snap);
+    return err;
+  }
+  /* a stored catalog is consistent by construction: linking only derives the hierarchy */
+  db_diag d = DB_DIAG_INIT;
+  db_catalog_link(&snap->cat, &d);
+  db_diag_free(&d);
+  atomic_init(&snap->refs, 1);
+  *out = snap;
+  return 0;
+}
+
+int db_app_open(const db_server_config *cfg, db_app **out, db_diag *d) {
+  db_app *app = db_calloc(1, sizeof *app);
+  db_server_config_defaults(cfg, &app->cfg);
+  pthread_mutex_init(&app->write_lock, NULL);
+  pthread_mutex_init(&app->snap_lock, NULL);
+  pthread_mutex_init(&app->readers_lock, NULL);
+  pthread_mutex_init(&app->metrics.lock, NULL);
+  pthread_key_create(&app->reader_key, NULL);
+  app->metrics.hist = db_calloc(db_n_routes + 1, sizeof *app->metrics.hist);
+  atomic_init(&app->metrics.rows_ingested, 0);
+  app->store_path = sqlite_path(app->cfg.store_url);
+  int err = db_store_open(app->cfg.store_url, &app->writer, d);
+  if (!err) err = snapshot_load(app->writer, &app->snap);
+  if (err) {
+    if (!d->count) db_diag_add(d, 0, 0, NULL, err, "%s: %s", app->cfg.store_url, db_strerror(err));
+    db_app_close(app);
+    return err;
+  }
+  app->openapi = db_openapi_generate(&app->openapi_len);
+  *out = app;
+  return 0;
+}
+
+void db_app_close(db_app *app) {
+  if (!app) return;
+  for (size_t i = 0; i < app->n_readers; i++) db_store_close(app->readers[i]);
+  db_free(app->readers);
+  if (app->writer) db_store_close(app->writer);
+  if (app->snap) db_app_snapshot_release(app->snap);
+  pthread_key_delete(app->reader_key);
+  pthread_mutex_destroy(&app->write_lock);
+  pthread_mutex_destroy(&app->snap_lock);
+  pthread_mutex_destroy(&app->readers_lock);
+  pthread_mutex_destroy(&app->metrics.lock);
+  db_free(app->metrics.counts);
+  db_free(app->metrics.hist);
+  db_free(app->store_path);
+  db_free(app->openapi);
+  db_free(app);
+}
+
+int db_app_reader(db_app *app, db_store **out) {
+  db_store *s = pthread_getspecific(app->reader_key);
+  if (s) {
+    *out = s;
+    return 0;
+  }
+  db_diag d = DB_DIAG_INIT;
+  int err = db_store_open(app->cfg.store_url, &s, &d);
+  if (err) {
+    fprintf(stderr, "databrain serve: cannot open a read handle on %s: %s\n", app->cfg.store_url, db_strerror(err));
+    db_diag_print(&d, stderr, app->cfg.store_url);
+    db_diag_free(&d);
+    return err;
+  }
+  pthread_mutex_lock(&app->readers_lock);
+  if (app->n_readers == app->cap_readers) {
+    app->cap_readers = app->cap_readers ? 2 * app->cap_readers : 8;
+    app->readers = db_realloc(app->readers, app->cap_readers * sizeof *app->readers);
+  }
+  app->readers[app->n_readers++] = s;
+  pthread_mutex_unlock(&app->readers_lock);
+  pthread_setspecific(app->reader_key, s);
+  *out = s;
+  return 0;
+}
+
+db_store *db_app_write_begin(db_app *app) {
+  pthread_mutex_lock(&app->write_lock);
+  return app->writer;
+}
+
+void db_app_write_end(db_app *app) { pthread_mutex_unlock(&app->write_lock); }
+
+db_snapshot *db_app_snapshot_acquire(db_app *app) {
+  pthread_mutex_lock(&app->snap_lock);
+  db_snapshot *s = app->snap;
+  atomic_fetch_add(&s->refs, 1);
+  pthread_mutex_unlock(&app->snap_lock);
+  return s;
+}
+
+void db_app_snapshot_release(db_snapshot *s) {
+  if (atomic_fetch_sub(&s->refs, 1) == 1) {
+    db_catalog_free(&s->cat);
+    db_free(s);
+  }
+}
+
+int db_app_catalog_changed(db_app *app) {
+  db_snapshot *fresh;
+  int err = snapshot_load(app->writer, &fresh);
+  if (err) return err;
+  pthread_mutex_lock(&app->snap_lock);
+  db_snapshot *old = app->snap;
+  app->snap = fresh;
+  pthread_mutex_unlock(&app->snap_lock);
+  db_app_snapshot_release(old);
+  return 0;
+}
+
+void db_app_rows_ingested(db_app *app, int64_t rows) {
+  if (rows > 0) atomic_fetch_add(&app->metrics.rows_ingested, rows);
+}
+
+const db_server_config *db_app_config(const db_app *app) { return &app->cfg; }
+
+/* The method label of a request: one of the methods HTTP APIs use, else OTHER (bounded cardinality). */
+static const char *method_label(const char *method) {
+  static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+    if (strcmp(method, known[i]) == 0) return known[i];
+  return "OTHER";
+}
+
+void db_app_metrics_request(db_app *app, int route, const char *method, int status, double seconds) {
+  db_metrics *m = &app->metrics;
+  const char *label = method_label(method);
+  pthread_mutex_lock(&m->lock);
+  db_metric_count *c = NULL;
+  for (size_t i = 0; i < m->n_counts && !c; i++)
+    if (m->counts[i].route == route && m->counts[i].status == status && strcmp(m->counts[i].method, label) == 0)
+      c = &m->counts[i];
+  if (!c) {
+    if (m->n_counts == m->cap_counts) {
+      m->cap_counts = m->cap_counts ? 2 * m->cap_counts : 32;
+      m->counts = db_realloc(m->counts, m->cap_counts * sizeof *m->counts);
+    }
+    c = &m->counts[m->n_counts++];
+    *c = (db_metric_count){.route = route, .status = status};
+    snprintf(c->method, sizeof c->method, "%s", label);
+  }
+  c->count++;
+  db_metric_hist *h = &m->hist[route < 0 ? db_n_routes : (size_t)route];
+  size_t b = 0;
+  while (b < DB_METRIC_BUCKETS && seconds > bucket_bounds[b]) b++;
+  if (b < DB_METRIC_BUCKETS) h->buckets[b]++;
+  h->count++;
+  h->sum += seconds;
+  pthread_mutex_unlock(&m->lock);
+}
+
+static const char *route_label(int route) { return route < 0 ? "unmatched" : db_routes[route].pattern; }
+
+/* Resident set size in bytes, from /proc/self/statm; -1 when unreadable. */
+static long long resident_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long long size, resident = -1;
+  if (!f) return -1;
+  if (fscanf(f, "%lld %lld", &size, &resident) != 2) resident = -1;
+  fclose(f);
+  return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
+}
+
+void db_app_metrics_write(db_app *app, db_buf *out) {
+  db_metrics *m = &app->metrics;
+  pthread_mutex_lock(&m->lock);
+  db_buf_puts(out, "# HELP http_requests_total HTTP requests answered, by route, method and status.\n"
+                   "# TYPE http_requests_total counter\n");
+  for (size_t i = 0; i < m->n_counts; i++)
+    db_buf_printf(out, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
+                  route_label(m->counts[i].route), m->counts[i].method, m->counts[i].status,
+                  (unsigned long long)m->counts[i].count);
+  db_buf_puts(out, "# HELP http_request_duration_seconds Time from the complete request to the answer, by route.\n"
+                   "# TYPE http_request_duration_seconds histogram\n");
+  for (size_t r = 0; r <= db_n_routes; r++) {
+    const db_metric_hist *h = &m->hist[r];
+    if (!h->count) continue;
+    const char *route = route_label(r == db_n_routes ? -1 : (int)r);
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < DB_METRIC_BUCKETS; b++) {
+      cumulative += h->buckets[b];
+      db_buf_printf(out, "http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", route,
+                    bucket_bounds[b], (unsigned long long)cumulative);
+    }
+    db_buf_printf(out, "http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", route,
+                  (unsigned long long)h->count);
+    db_buf_printf(out, "http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route, h->sum);
+    db_buf_printf(out, "http_request_duration_seconds_count{route=\"%s\"} %llu\n", route,
+                  (unsigned long long)h->count);
+  }
+  pthread_mutex_unlock(&m->lock);
+  db_buf_printf(out, "# HELP databrain_rows_ingested_total Observation rows written through the API.\n"
+                     "# TYPE databrain_rows_ingested_total counter\ndatabrain_rows_ingested_total %lld\n",
+                (long long)atomic_load(&m->rows_ingested));
+  struct stat st;
+  if (app->store_path && stat(app->store_path, &st) == 0)
+    db_buf_printf(out, "# HELP databrain_store_bytes Size of the store file.\n"
+                       "# TYPE databrain_store_bytes gauge\ndatabrain_store_bytes %lld\n",
+                  (long long)st.st_size);
+  long long rss = resident_bytes();
+  if (rss >= 0)
+    db_buf_printf(out, "# HELP process_resident_memory_bytes Resident memory of the process.\n"
+                       "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %lld\n",
+                  rss);
+  db_buf_printf(out, "# HELP databrain_memory_allocated_bytes Bytes allocated through databrain's allocator.\n"
+                     "# TYPE databrain_memory_allocated_bytes gauge\ndatabrain_memory_allocated_bytes %zu\n",
+                db_mem_used());
+}

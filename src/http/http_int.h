@@ -1,0 +1,95 @@
+/* http_int.h - what the files of the HTTP module share and handlers do not see: the application
+ * state (db_app: store handles, catalog snapshots, metrics), the per-request exchange behind
+ * db_req->conn, the metrics writer and the OpenAPI generator.
+ *
+ * Ownership and threads: one db_app per server, created by db_app_open before the daemon starts and
+ * freed by db_app_close after every worker thread has stopped. The writer handle is used only between
+ * db_app_write_begin and db_app_write_end. Each worker thread lazily opens its own read handle
+ * (db_app_reader); the app keeps them all and closes them in db_app_close. A catalog snapshot is
+ * reference-counted: db_app_snapshot_acquire gives the current one to a request, which keeps it (even
+ * if db_app_catalog_changed publishes a newer one meanwhile) until db_app_snapshot_release. */
+#ifndef DB_HTTP_INT_H
+#define DB_HTTP_INT_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "http/http.h"
+#include "http/router.h"
+
+struct MHD_Connection;
+
+/* A published catalog, shared by the requests that started while it was current. */
+typedef struct db_snapshot {
+  db_catalog cat;
+  atomic_long refs;
+} db_snapshot;
+
+/* What db_req->conn points at: the server's view of the request. */
+typedef struct db_exchange {
+  struct MHD_Connection *mhd; /* NULL in unit tests: db_req_header then answers NULL */
+  db_uri uri;
+} db_exchange;
+
+#define DB_METRIC_BUCKETS 12
+
+typedef struct db_metric_count {
+  int route;      /* index in db_routes, or -1 for a request that matched no route */
+  char method[8]; /* GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or OTHER */
+  int status;
+  uint64_t count;
+} db_metric_count;
+
+typedef struct db_metric_hist {
+  uint64_t buckets[DB_METRIC_BUCKETS]; /* cumulative counts are computed when written */
+  uint64_t count;
+  double sum;
+} db_metric_hist;
+
+typedef struct db_metrics {
+  pthread_mutex_t lock;
+  db_metric_count *counts;
+  size_t n_counts, cap_counts;
+  db_metric_hist *hist; /* db_n_routes + 1 (the last for unmatched requests) */
+  atomic_llong rows_ingested;
+} db_metrics;
+
+struct db_app {
+  db_server_config cfg; /* defaults filled in */
+  char *store_path;     /* the SQLite file behind the store URL, NULL for other backends */
+  db_store *writer;
+  pthread_mutex_t write_lock;
+  pthread_mutex_t snap_lock; /* guards snap (the pointer swap and the reference taken by acquire) */
+  db_snapshot *snap;
+  pthread_key_t reader_key;
+  pthread_mutex_t readers_lock;
+  db_store **readers;
+  size_t n_readers, cap_readers;
+  char *openapi;        /* the OpenAPI document, generated once */
+  size_t openapi_len;
+  db_metrics metrics;
+};
+
+/* Fills the defaults of cfg (documented in http.h) into out. */
+void db_server_config_defaults(const db_server_config *cfg, db_server_config *out);
+
+/* Opens the writer handle, loads and publishes the catalog and generates the OpenAPI document.
+ * Returns 0 and *out, or a store error explained in d. */
+int db_app_open(const db_server_config *cfg, db_app **out, db_diag *d);
+/* Closes every handle and frees the app; call only after the worker threads have stopped. */
+void db_app_close(db_app *app);
+/* This thread's read handle, opened on first use: 0 and *out, or a store error. */
+int db_app_reader(db_app *app, db_store **out);
+/* The current catalog snapshot with a reference taken; never NULL. */
+db_snapshot *db_app_snapshot_acquire(db_app *app);
+void db_app_snapshot_release(db_snapshot *s);
+
+/* Counts one answered request (route index or -1) and its duration in seconds. Thread-safe. */
+void db_app_metrics_request(db_app *app, int route, const char *method, int status, double seconds);
+/* Appends the Prometheus text exposition of every metric to out. Thread-safe. */
+void db_app_metrics_write(db_app *app, db_buf *out);
+
+/* The OpenAPI 3.1 document of the route table, as JSON text (owned by the caller, db_free). */
+char *db_openapi_generate(size_t *len);
+
+#endif
