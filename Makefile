@@ -1,7 +1,8 @@
 # databrain front door. Every target installs the Debian packages it is missing, so a fresh
 # Debian 12 machine needs nothing but `make` (run as root, or with sudo available).
 #   make            build build/databrain
-#   make demo       load the demo city into databrain.db (the real data pack in ../shared/data when present)
+#   make demo       load the demo city into databrain.db (the real data pack in ../shared/data when
+#                   present) and serve it on http://127.0.0.1:8080
 #   make test       unit + end-to-end tests
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
@@ -12,6 +13,7 @@ FUZZ_BUILD ?= build-fuzz
 SHARED     ?= $(abspath ../shared)
 PACK       ?= $(SHARED)/data
 DB         ?= databrain.db
+LISTEN     ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 30
 BENCH_SCALE  ?= 1.0
 JOBS       ?= $(shell nproc)
@@ -39,7 +41,9 @@ demo: all
 	./$(BUILD)/databrain --store sqlite:$(DB) demo $(if $(wildcard $(PACK)/README.md),--pack $(PACK))
 	@echo "--- CPI year on year, Viet Nam, last quarter of 2024:"
 	@./$(BUILD)/databrain --store sqlite:$(DB) query series CPI_YOY VN --from 2024-10 --to 2024-12
-	@echo "--- the store is $(DB); try: build/databrain --store sqlite:$(DB) --help"
+	@./scripts/demo-users ./$(BUILD)/databrain sqlite:$(DB)
+	@echo "--- serving the demo city on http://$(LISTEN)/ (Ctrl-C stops it; the store is $(DB))"
+	./$(BUILD)/databrain --store sqlite:$(DB) serve --listen $(LISTEN)
 
 test: all test-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
