@@ -5,8 +5,11 @@
 # city CSV and loads it into SQLite, PostgreSQL 15 and DuckDB (and times their queries); (2) the real
 # databrain binary imports the same obs.csv into a fresh store RUNS times (median reported), each time
 # checking the stored row count; (3) bench/import_report.py prints databrain's rows/s next to each peer's
-# and writes the table to $BENCH_DIR/results/import.md. Every figure is a ratio within this run
-# (BENCHMARKS.md): the machine is shared and absolute times drift.
+# and writes the table to $BENCH_DIR/results/import.md. Then (4) bench/cube_bench builds the in-memory
+# cube from the store the last import left and runs the seven peer queries Q1-Q7 in the engine;
+# bench/cube_report.py checks its answers against the peers' C reference and prints its median timings
+# next to the peers' and the C bound's, into $BENCH_DIR/results/cube.md. Every figure is a ratio within
+# this run (BENCHMARKS.md): the machine is shared and absolute times drift.
 #
 # Environment (all optional):
 #   RUNS            peer query runs (passed through) and databrain imports; default 5
@@ -18,6 +21,8 @@
 #   PEERBENCH_DIR   the peers' work folder (data, databases, timings); default /tmp/databrain-peerbench
 #   BENCH_DIR       databrain's work folder (bench.db, results/); default /tmp/databrain-bench
 #   DATABRAIN_BIN   the binary to measure; default <repository>/build/databrain
+#   CUBE_BENCH      the query benchmark program; default cube_bench beside DATABRAIN_BIN
+#   SKIP_CUBE=1     skip step 4 (the queries in the cube)
 set -euo pipefail
 
 SCALE=${1:-${SCALE:-1.0}}
@@ -165,3 +170,25 @@ fi
 # ---------------- 3. report ----------------
 python3 "$HERE/import_report.py" "$PT" "$T" "$RES/import.md"
 log "table written to $RES/import.md"
+
+# ---------------- 4. queries in the cube ----------------
+# Q1-Q7 in the engine, on the store the last import left, with the peers' query parameters of this scale.
+CUBE_BENCH=${CUBE_BENCH:-$(dirname "$BIN")/cube_bench}
+PQ=$PEERBENCH_DIR/results/scale-$SCALE
+if [ "${SKIP_CUBE:-0}" = 1 ]; then
+  log "SKIP_CUBE=1: queries in the cube skipped"
+else
+  [ -x "$CUBE_BENCH" ] || die "$CUBE_BENCH not found: build it with 'make' (or set CUBE_BENCH)"
+  [ -f "$PQ/queries/params.env" ] || die "$PQ/queries/params.env not found (the peers' query parameters)"
+  # shellcheck disable=SC1091
+  . "$PQ/queries/params.env"
+  rm -rf "$RES/cube-out"
+  mkdir -p "$RES/cube-out"
+  log "cube: building it from $DB and running Q1-Q7 ($RUNS timed runs each)"
+  echo "load_cube=$(cut -d' ' -f1 /proc/loadavg)" > "$RES/cube.txt"
+  "$CUBE_BENCH" "$STORE" "$RES/cube-out" "$IND_Q" "$OU_Q" "$Q5_LIST" "$Q6_N" "$RUNS" >> "$RES/cube.txt" ||
+    die "cube_bench failed (output: $RES/cube.txt)"
+  python3 "$HERE/cube_report.py" "$PT" "$RES/cube.txt" "$PQ/out/cref" "$RES/cube-out" "$RES/cube.md" ||
+    die "the cube's answers differ from the C reference (see $RES/cube.md)"
+  log "table written to $RES/cube.md"
+fi

@@ -95,17 +95,19 @@ static int src_fetch(void *ctx, const db_formula_fetch *q, double *out, db_diag 
   for (size_t u = 0; u < q->n_units; u++)
     for (size_t p = 0; p < q->n_periods; p++) {
       db_period at = db_period_add(&q->first, (int64_t)p);
-      out[u * q->n_periods + p] = value_of(mix(mix(base, (uint64_t)q->units[u]), (uint64_t)db_period_key(&at)));
+      out[u * q->n_periods + p] =
+          value_of(mix(mix(base, (uint64_t)q->units[u]), (uint64_t)db_period_key(&at)));
     }
   return 0;
 }
 
-static int src_targets(void *ctx, const char *indicator, const int64_t *units, size_t n_units, int64_t first_year,
-                       size_t n_years, double *out, db_diag *d) {
+static int src_targets(void *ctx, const char *indicator, const int64_t *units, size_t n_units,
+                       int64_t first_year, size_t n_years, double *out, db_diag *d) {
   uint64_t base = mix_text(2, indicator);
   for (size_t u = 0; u < n_units; u++)
     for (size_t y = 0; y < n_years; y++)
-      out[u * n_years + y] = value_of(mix(mix(base, (uint64_t)units[u]), (uint64_t)(first_year + (int64_t)y)));
+      out[u * n_years + y] =
+          value_of(mix(mix(base, (uint64_t)units[u]), (uint64_t)(first_year + (int64_t)y)));
   return 0;
 }
 
@@ -127,7 +129,8 @@ static int src_unit(void *ctx, const char *code, int64_t *unit) {
 
 static void check_problems(const db_diag *d) {
   CHECK(d->count > 0);
-  for (size_t k = 0; k < d->count; k++) CHECK(d->items[k].message && d->items[k].message[0] && d->items[k].column >= 0);
+  for (size_t k = 0; k < d->count; k++)
+    CHECK(d->items[k].message && d->items[k].message[0] && d->items[k].column >= 0);
 }
 
 /* Evaluates f on the grid of n periods from `first` over the three units. */

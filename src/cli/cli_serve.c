@@ -29,7 +29,8 @@ const cli_command cli_serve_commands[] = {
 };
 
 /* Parses a positive integer option value no larger than max into *out (left alone when value is NULL). */
-static int positive(const cli_command *cmd, const char *name, const char *value, long long max, long long *out) {
+static int positive(const cli_command *cmd, const char *name, const char *value, long long max,
+                    long long *out) {
   if (!value) return 0;
   int64_t v;
   if (db_parse_int64(value, strlen(value), &v) != 0 || v < 1 || v > max)
@@ -42,10 +43,14 @@ static int run_serve(cli_ctx *ctx, int argc, char **argv) {
   const cli_command *cmd = &cli_serve_commands[0];
   const char *listen = NULL, *cert = NULL, *key = NULL, *threads = NULL, *max_body = NULL, *timeout = NULL,
              *rate_token = NULL, *rate_address = NULL;
-  cli_option spec[] = {{"listen", 1, &listen},         {"tls-cert", 1, &cert},
-                       {"tls-key", 1, &key},           {"threads", 1, &threads},
-                       {"max-body", 1, &max_body},     {"timeout", 1, &timeout},
-                       {"rate-per-token", 1, &rate_token}, {"rate-per-address", 1, &rate_address},
+  cli_option spec[] = {{"listen", 1, &listen},
+                       {"tls-cert", 1, &cert},
+                       {"tls-key", 1, &key},
+                       {"threads", 1, &threads},
+                       {"max-body", 1, &max_body},
+                       {"timeout", 1, &timeout},
+                       {"rate-per-token", 1, &rate_token},
+                       {"rate-per-address", 1, &rate_address},
                        {0}};
   int first;
   int rc = cli_parse(cmd, argc, argv, spec, &first);

@@ -434,19 +434,21 @@ static db_cube__matrix *matrix_build(const char *dimkey, const cube_cell *cells,
     dense_alloc(m);
     fill_nan(m->data, (size_t)(nrows * m->ncols));
   }
+  /* rows in order of first appearance (the cells are sorted by unit); then the values */
   int64_t r = -1;
   for (size_t i = 0; i < n; i++) {
-    if (r < 0 || cells[i].unit != m->unit_of[r]) {
-      m->unit_of[++r] = cells[i].unit;
-      m->row_of[cells[i].unit] = (int32_t)r;
-      if (m->sparse) m->start[r] = (int64_t)i;
-    }
-    if (m->sparse) {
+    if (r >= 0 && cells[i].unit == m->unit_of[r]) continue;
+    m->unit_of[++r] = cells[i].unit;
+    m->row_of[cells[i].unit] = (int32_t)r;
+    if (m->sparse) m->start[r] = (int64_t)i;
+  }
+  if (m->sparse) {
+    for (size_t i = 0; i < n; i++) {
       m->col[i] = (int32_t)(cells[i].ord - lo);
       m->val[i] = cells[i].value;
-    } else {
-      m->data[r * m->ncols + (cells[i].ord - lo)] = cells[i].value;
     }
+  } else {
+    for (size_t i = 0; i < n; i++) m->data[m->row_of[cells[i].unit] * m->ncols + (cells[i].ord - lo)] = cells[i].value;
   }
   if (m->sparse) m->start[nrows] = (int64_t)n;
   return m;
@@ -501,13 +503,17 @@ static int compare_matrices(const void *a, const void *b) {
 static void flush(loader *l) {
   if (l->ind < 0) return;
   size_t n = l->n;
-  int sorted = 1;
-  for (size_t i = 1; i < n && sorted; i++) sorted = compare_cells(&l->cells[i - 1], &l->cells[i]) < 0;
-  if (!sorted) qsort(l->cells, n, sizeof *l->cells, compare_cells);
+  const cube_cell *c = l->cells;
+  size_t i = 1;
+  while (i < n && (c[i - 1].dk < c[i].dk ||
+                   (c[i - 1].dk == c[i].dk && (c[i - 1].unit < c[i].unit ||
+                                               (c[i - 1].unit == c[i].unit && c[i - 1].ord < c[i].ord)))))
+    i++;
+  if (i < n) qsort(l->cells, n, sizeof *l->cells, compare_cells); /* the store's order, by unit id, differs */
   db_cube__block *b = db_calloc(1, sizeof *b);
   atomic_init(&b->refs, 1);
   b->mats = db_malloc((l->n_dk ? l->n_dk : 1) * sizeof *b->mats);
-  for (size_t i = 0; i < n;) {
+  for (i = 0; i < n;) {
     size_t j = i;
     while (j < n && l->cells[j].dk == l->cells[i].dk) j++;
     b->mats[b->n++] = matrix_build(l->dks[l->cells[i].dk], l->cells + i, j - i, l->v->schema->n_units);
@@ -516,7 +522,7 @@ static void flush(loader *l) {
   qsort(b->mats, b->n, sizeof *b->mats, compare_matrices);
   l->v->blocks[l->ind] = b;
   l->done[l->ind] = 1;
-  for (size_t i = 0; i < l->n_dk; i++) db_free(l->dks[i]);
+  for (size_t k = 0; k < l->n_dk; k++) db_free(l->dks[k]);
   l->n_dk = 0;
   l->n = 0;
   l->ind = -1;
@@ -550,7 +556,7 @@ static int load_row(void *ctx, const db_obs_row *row) {
       l->rc = db_diag_add(l->d, 0, 0, NULL, DB_ESTORE,
                           "observation %ld: the store returned the observations of indicator %s out of order",
                           l->line, l->v->schema->inds[ind].code);
-      return 1;
+      return l->rc; /* stops the scan */
     }
     l->ind = ind;
   }

@@ -49,8 +49,8 @@ typedef struct db_cube_version db_cube_version;
  * everything) under the catalog `cat`, which must have been linked (db_catalog_link) and must be the
  * store's catalog (units and indicators carry their store ids). Returns 0 and *out; DB_EINVAL when the
  * catalog is not linked or an observation names an indicator or unit the catalog lacks or has a period
- * of another type than its indicator's periodicity (each problem in d); a store error as the store
- * returned it. */
+ * of another type than its indicator's periodicity (each problem in d: "observation 12: unknown org
+ * unit id 7"); a store error as the store returned it. Nothing is left allocated on failure. */
 int db_cube_open(db_store *s, const db_catalog *cat, db_cube **out, db_diag *d);
 
 /* An empty cube under a linked catalog (a new store, or tests). 0, or DB_EINVAL with the reason in d. */
@@ -69,10 +69,11 @@ void db_cube_close(db_cube *c);
  * n == 0 publishes nothing and returns 0. */
 int db_cube_apply(db_cube *c, const db_obs_row *rows, size_t n, db_diag *d);
 
-/* Publishes a version under a new catalog (indicators or units added, rules or successions changed).
- * The catalog must be linked and extend the cube's: every indicator and unit keeps its index and store
- * id, and an indicator that has data keeps its periodicity. DB_EINVAL with the reason in d otherwise
- * (nothing is published). */
+/* Publishes a version under a new catalog (indicators or units added, an indicator without data
+ * deleted, rules, validity or successions changed). The catalog must be linked; indicators are matched
+ * by store id and may change index, but every indicator that has data must still be there with the same
+ * periodicity, and every unit of the cube must keep its index and store id (units are never deleted).
+ * DB_EINVAL with the reasons in d otherwise (nothing is published). */
 int db_cube_set_catalog(db_cube *c, const db_catalog *cat, db_diag *d);
 
 /* ---- readers ---- */
@@ -105,8 +106,9 @@ void db_cube_stats_get(const db_cube_version *v, db_cube_stats *out);
  * `indicator` and units are catalog indices; `dimkey` NULL or "" is the series without dimensions
  * ("SEX=F;AGE=Y15T64" otherwise, as stored). Periods must be of the indicator's periodicity (and span);
  * a range is `n` consecutive periods starting at `from` (db_period_add steps). Unknown indices, a period
- * of the wrong type or a NULL output with n > 0 are DB_EINVAL. A series or indicator without data is not
- * an error: its values are NAN. */
+ * of the wrong type or a NULL output with n > 0 are DB_EINVAL; a roll-up whose scratch would pass 1 GiB
+ * (periods x children, or sub-periods) is DB_ETOOBIG. A series or indicator without data is not an
+ * error: its values are NAN. */
 
 /* The first and last periods with data of one (indicator, dimkey): 0, or DB_ENOTFOUND when it has none. */
 int db_cube_range(const db_cube_version *v, int64_t indicator, const char *dimkey, db_period *first,
@@ -130,12 +132,14 @@ typedef struct db_cube_cell {
 } db_cube_cell;
 
 /* Roll-up over the unit tree: out[k] aggregates the children of `parent` valid in period from + k
- * (expected) with the indicator's spatial rule. A child contributes its stored value, or, when it has
- * none and has children of its own, its own roll-up (recursively; under wavg its weight is then the total
- * weight of its contributing children). Rules: sum; avg (mean of the contributors); wavg (mean weighted by
- * each contributor's value of the weight indicator in the weight's period that contains the start of the
- * period, else the latest value of its weight series; contributors without a positive weight do not
- * count); min; max; none (counts only, value NAN). Returns 0 or an error. */
+ * (expected: a child is valid when its validity dates overlap the period) with the indicator's spatial
+ * rule. A child contributes its stored value, or, when it has none and has children of its own, its own
+ * roll-up (recursively: a city rolls up old wards through their old district). Rules: sum; avg (mean of
+ * the contributors); wavg (mean weighted by each contributor's weight: its value of the weight indicator
+ * in the weight's period that contains the start of the period, else the total weight behind its
+ * rolled-up value, else the latest value of its weight series; contributors without a positive weight do
+ * not count); min; max; none (counts only, value NAN). Returns 0, or DB_EINVAL also for a unit tree
+ * deeper than 64 levels (a cycle). */
 int db_cube_rollup(const db_cube_version *v, int64_t indicator, const char *dimkey, int64_t parent,
                    const db_period *from, size_t n, db_cube_cell *out);
 
@@ -154,13 +158,15 @@ int db_cube_rollup_time(const db_cube_version *v, int64_t indicator, const char 
                         const db_period *from, size_t n, db_cube_cell *out);
 
 /* Rebase: the history of `unit` (a unit of today) re-expressed through the catalog's successions. For
- * each period: the unit's stored value when it has one (count 1, expected 1); otherwise its predecessors
- * (the units with a succession into it, recursively through chains of successions) combined by the
- * indicator's spatial rule with the succession weights: sum-type, the sum of value x weight (so a split
- * unit's total is shared out and the city total is kept); avg and wavg types, the mean weighted by the
+ * each period: the unit's stored value when it has one (count 1, expected 1); otherwise the values of its
+ * predecessors (the units with a succession into it, each one again its stored value or, through a chain
+ * of successions, its own predecessors') combined by the indicator's spatial rule with the succession
+ * weights: sum-type, the sum of value x weight (a split unit's value is shared out, so the city total is
+ * kept when the weights out of every old unit add up to 1); avg and wavg types, the mean weighted by the
  * succession weights; min and max, the extreme value; none, NAN. count = predecessors with a value,
- * expected = predecessors valid in the period (1 when the unit itself is valid and has no predecessor
- * valid then). Returns 0 or an error. */
+ * expected = predecessors expected in the period (valid then, or with expected predecessors of their
+ * own); when none is expected, the cell is NAN with count 0 and expected 1 if the unit itself is valid in
+ * the period, 0 if not. Returns 0 or an error. */
 int db_cube_rebase(const db_cube_version *v, int64_t indicator, const char *dimkey, int64_t unit,
                    const db_period *from, size_t n, db_cube_cell *out);
 

@@ -1,10 +1,10 @@
 /* cube_query.c - the queries on a cube version (contract in cube.h, layout in cube_int.h).
  *
- * Everything here reads an immutable version and allocates only scratch memory. Roll-ups work a row
- * (one child unit, every requested period) at a time so that the inner loops run over contiguous
- * doubles: a leaf child whose periods all fall inside a dense matrix is read in place, any other child is
- * first gathered into a scratch row (sparse cells, periods outside the matrix, values filled from its
- * own children, periods in which it was not valid blanked out). */
+ * Everything here reads an immutable version and allocates only scratch memory. A roll-up first
+ * collects one row per contributing child (every requested period): in place in a dense matrix when the
+ * child is a leaf valid at all times and the periods lie inside the matrix, else gathered into a scratch
+ * row (sparse cells, periods outside the matrix, values filled from the child's own children, periods in
+ * which it was not valid blanked out); then one vectorised kernel adds the rows up block by block. */
 #include <math.h>
 #include <string.h>
 
@@ -14,6 +14,8 @@
 #include "model/agg.h"
 
 #define MAX_DEPTH 64 /* deeper unit trees or succession chains are taken for cycles */
+#define MAX_SCRATCH ((size_t)1 << 30) /* bytes of scratch a query may take (DB_ETOOBIG beyond) */
+#define ORD_LIMIT (INT64_C(1) << 40)  /* beyond any real period's ordinal: no overflow in ord + k * step */
 #define MS_PER_DAY INT64_C(86400000)
 
 /* ---------- checks and small helpers ---------- */
@@ -26,7 +28,8 @@ static int bad_unit(const db_cube_version *v, int64_t unit) { return unit < 0 ||
 
 /* Whether p is a period of indicator `in`'s periodicity (and span, for plans). */
 static int bad_period(const db_cube__ind *in, const db_period *p) {
-  return !p || p->type != in->type || (in->type == DB_PT_MULTIYEAR && in->span && p->span != in->span);
+  return !p || p->type != in->type || (in->type == DB_PT_MULTIYEAR && in->span && p->span != in->span) ||
+         p->ord < -ORD_LIMIT || p->ord > ORD_LIMIT;
 }
 
 /* Ordinal steps between consecutive periods of p's type. */
@@ -52,6 +55,16 @@ static int64_t n_children(const db_cube__schema *s, int64_t u) { return s->child
 
 static void fill_nan(double *p, size_t n) {
   for (size_t i = 0; i < n; i++) p[i] = NAN;
+}
+
+/* How many of x[0..n) are not NAN (four at a time: the compiler does not vectorise the plain loop). */
+static int64_t count_present(const double *x, size_t n) {
+  int64_t c[4] = {0, 0, 0, 0};
+  size_t k = 0;
+  for (; k + 4 <= n; k += 4)
+    for (int j = 0; j < 4; j++) c[j] += x[k + j] == x[k + j];
+  for (; k < n; k++) c[0] += x[k] == x[k];
+  return c[0] + c[1] + c[2] + c[3];
 }
 
 /* Whether the n consecutive ordinals from `from` all lie inside the dense matrix m; in_place: a pointer
@@ -80,14 +93,17 @@ static int64_t gather(const db_cube__matrix *m, int64_t unit, int64_t from, int6
   /* the periods k0 .. k1-1 fall inside the matrix's columns */
   int64_t k0 = m->ord0 - from > 0 ? m->ord0 - from : 0;
   int64_t k1 = m->ord0 + m->ncols - from < (int64_t)n ? m->ord0 + m->ncols - from : (int64_t)n;
-  fill_nan(out, n);
-  if (k1 <= k0) return 0;
-  if (!m->sparse) {
-    const double *row = m->data + r * m->ncols + (from + k0 - m->ord0);
-    memcpy(out + k0, row, (size_t)(k1 - k0) * sizeof *out);
-    for (int64_t k = k0; k < k1; k++) present += out[k] == out[k];
-    return present;
+  if (k1 <= k0) {
+    fill_nan(out, n);
+    return 0;
   }
+  fill_nan(out, (size_t)k0);
+  fill_nan(out + k1, n - (size_t)k1);
+  if (!m->sparse) {
+    memcpy(out + k0, m->data + r * m->ncols + (from + k0 - m->ord0), (size_t)(k1 - k0) * sizeof *out);
+    return count_present(out + k0, (size_t)(k1 - k0));
+  }
+  fill_nan(out + k0, (size_t)(k1 - k0));
   int64_t c0 = from + k0 - m->ord0, a = m->start[r], b = m->start[r + 1];
   while (a < b) { /* first cell at column >= c0 */
     int64_t mid = a + (b - a) / 2;
@@ -143,20 +159,24 @@ int64_t db_cube_cross(const db_cube_version *v, int64_t indicator, const char *d
                       const int64_t *units, size_t n_units, double *out) {
   if (bad_indicator(v, indicator) || bad_period(&v->schema->inds[indicator], p) || (n_units && (!out || !units)))
     return DB_EINVAL;
-  for (size_t k = 0; k < n_units; k++)
-    if (bad_unit(v, units[k])) return DB_EINVAL;
   const db_cube__matrix *m = db_cube__find(v, indicator, dimkey);
   int64_t present = 0;
+  uint64_t n_all = v->schema->n_units;
   if (m && !m->sparse && p->ord >= m->ord0 && p->ord - m->ord0 < m->ncols) {
     const double *col = m->data + (p->ord - m->ord0);
     for (size_t k = 0; k < n_units; k++) {
-      int64_t r = db_cube__row(m, units[k]);
+      uint64_t u = (uint64_t)units[k];
+      if (u >= n_all) return DB_EINVAL;
+      int64_t r = u < (uint64_t)m->n_units ? m->row_of[u] : -1;
       out[k] = r < 0 ? NAN : col[r * m->ncols];
       present += out[k] == out[k];
     }
     return present;
   }
-  for (size_t k = 0; k < n_units; k++) present += !isnan(out[k] = db_cube__get(m, units[k], p->ord));
+  for (size_t k = 0; k < n_units; k++) {
+    if (bad_unit(v, units[k])) return DB_EINVAL;
+    present += !isnan(out[k] = db_cube__get(m, units[k], p->ord));
+  }
   return present;
 }
 
@@ -191,14 +211,14 @@ static void need_days(rollup_q *q) {
     period_days(q->type, q->span, q->from + (int64_t)k * q->step, &q->first_day[k], &q->last_day[k]);
 }
 
-/* Sets up the weights of a wavg roll-up: the weight series and, for each period, the ordinal of the
- * weight's period that contains its start. */
+/* Sets up the weights of a wavg roll-up: the weight series (none when the indicator names no weight:
+ * then no value counts) and, for each period, the ordinal of the weight's period that contains its
+ * start. */
 static void need_weights(rollup_q *q) {
-  const db_cube__schema *s = q->v->schema;
+  q->word = db_calloc(q->n ? q->n : 1, sizeof *q->word);
   if (q->in->weight < 0) return;
-  const db_cube__ind *w = &s->inds[q->in->weight];
+  const db_cube__ind *w = &q->v->schema->inds[q->in->weight];
   q->wm = db_cube__find(q->v, q->in->weight, "");
-  q->word = db_malloc((q->n ? q->n : 1) * sizeof *q->word);
   for (size_t k = 0; k < q->n; k++) {
     db_period p = {q->type, q->span, q->from + (int64_t)k * q->step};
     q->word[k] = w->type == q->type && w->span == q->span ? p.ord
@@ -217,8 +237,8 @@ static double latest_weight(const rollup_q *q, int64_t unit) {
   return NAN;
 }
 
-/* w[k] = the weight of unit in period k: its weight value in the weight's period, else its latest one,
- * else (when given) fill[k], the total weight of the children its value was rolled up from. */
+/* w[k] = the weight of unit in period k: its weight value in the weight's period, else (when given)
+ * fill[k], the total weight of the children its value was rolled up from, else its latest weight value. */
 static void unit_weights(const rollup_q *q, int64_t unit, const double *fill, double *w) {
   double latest = NAN;
   int have_latest = 0;
@@ -465,6 +485,7 @@ static int rollup_children(rollup_q *q, int64_t parent, db_cube_cell *out, doubl
   if (depth > MAX_DEPTH) return DB_EINVAL;
   const db_cube__schema *s = q->v->schema;
   size_t kids = (size_t)n_children(s, parent);
+  if ((kids + 1) * round_up(q->n) > MAX_SCRATCH / (3 * sizeof(double))) return DB_ETOOBIG;
   _Alignas(double) char stack[STACK_BYTES];
   level l;
   level_init(&l, q->n, kids, q->rule, depth ? NULL : stack);
@@ -518,6 +539,7 @@ int db_cube_rollup_time(const db_cube_version *v, int64_t indicator, const char 
   const db_cube__ind *in = &v->schema->inds[indicator];
   if (in->type == DB_PT_MULTIYEAR && bad_period(in, from)) return DB_EINVAL; /* a plan nests only in itself */
   if (!n) return DB_OK;
+  if (n > MAX_SCRATCH / (2 * sizeof(int64_t))) return DB_ETOOBIG;
   /* the sub-periods of every coarse period: first ordinal and count; consecutive coarse periods hold
    * consecutive runs of sub-periods */
   int64_t *first = db_malloc(n * sizeof *first), *count = db_malloc(n * sizeof *count);
@@ -530,10 +552,11 @@ int db_cube_rollup_time(const db_cube_version *v, int64_t indicator, const char 
     else
       first[k] = sub.ord;
   }
+  db_period fine = {in->type, in->span, rc == DB_OK ? first[0] : 0};
+  int64_t step = step_of(&fine);
+  size_t nf = rc == DB_OK ? (size_t)((first[n - 1] - first[0]) / step + count[n - 1]) : 0;
+  if (nf > MAX_SCRATCH / (4 * sizeof(double))) rc = DB_ETOOBIG;
   if (rc == DB_OK) {
-    db_period fine = {in->type, in->span, first[0]};
-    int64_t step = step_of(&fine);
-    size_t nf = (size_t)((first[n - 1] - first[0]) / step + count[n - 1]);
     rollup_q q;
     rollup_q_init(&q, v, indicator, dimkey, in->space, &fine, nf);
     double *vals = db_malloc(nf * sizeof *vals);

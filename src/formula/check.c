@@ -74,8 +74,8 @@ static int check_arity(checker *c, const db__fnode *n, const fn_sig *sig);
 static db_ftype check_arg(checker *c, const db__fnode *call, const fn_sig *sig, size_t k, db_ftype t);
 static db_ftype check_unary(checker *c, db__fnode *n, db_ftype t);
 static db_ftype check_binary(checker *c, db__fnode *n, db_ftype l, db_ftype r);
-static void unknown(checker *c, db__fpos pos, const char *what, const char *name, const char *of, suggestion *s,
-                    const char *hint);
+static void unknown(checker *c, db__fpos pos, const char *what, const char *name, const char *of,
+                    suggestion *s, const char *hint);
 static int suggesting(const checker *c);
 static void consider(suggestion *s, const char *candidate);
 static int distance(const char *a, size_t la, const char *b, size_t lb);
@@ -118,8 +118,12 @@ int db_formula_compile(const char *text, size_t len, const db_catalog *cat, db_f
 static db_ftype check_node(checker *c, db__fnode *n, int in_plan) {
   db_ftype t = 0;
   switch (n->kind) {
-    case DB__N_NUM: t = DB_FT_SCALAR; break;
-    case DB__N_REF: t = check_ref(c, n, in_plan); break;
+    case DB__N_NUM:
+      t = DB_FT_SCALAR;
+      break;
+    case DB__N_REF:
+      t = check_ref(c, n, in_plan);
+      break;
     case DB__N_NEG:
     case DB__N_NOT: {
       db_ftype operand = check_node(c, n->args[0], 0);
@@ -131,7 +135,9 @@ static db_ftype check_node(checker *c, db__fnode *n, int in_plan) {
       t = l && r ? check_binary(c, n, l, r) : 0;
       break;
     }
-    case DB__N_CALL: t = check_call(c, n); break;
+    case DB__N_CALL:
+      t = check_call(c, n);
+      break;
   }
   n->type = t;
   return t;
@@ -143,7 +149,8 @@ static db_ftype check_ref(checker *c, db__fnode *n, int in_plan) {
   int ok = 1;
   if (!ind) {
     suggestion s = {n->name, strlen(n->name), NULL, 0};
-    for (size_t k = 0; suggesting(c) && k < c->cat->n_indicators; k++) consider(&s, c->cat->indicators[k].code);
+    for (size_t k = 0; suggesting(c) && k < c->cat->n_indicators; k++)
+      consider(&s, c->cat->indicators[k].code);
     int is_fn = 0;
     for (size_t k = 0; k < DB__F_COUNT; k++) is_fn |= strcmp(FNS[k].name, n->name) == 0;
     unknown(c, n->pos, "indicator", n->name, "", &s, is_fn ? "is a function: call it with (...)" : NULL);
@@ -181,7 +188,8 @@ static int check_selection(checker *c, db__fnode *n, const db_indicator *ind) {
     const db_dimension *dim = db_catalog_dimension(c->cat, sel->dim);
     if (!dim) {
       suggestion s = {sel->dim, strlen(sel->dim), NULL, 0};
-      for (size_t j = 0; suggesting(c) && j < c->cat->n_dimensions; j++) consider(&s, c->cat->dimensions[j].code);
+      for (size_t j = 0; suggesting(c) && j < c->cat->n_dimensions; j++)
+        consider(&s, c->cat->dimensions[j].code);
       unknown(c, sel->dim_pos, "dimension", sel->dim, "", &s, NULL);
       bad = 1;
       continue;
@@ -215,7 +223,8 @@ static int check_selection(checker *c, db__fnode *n, const db_indicator *ind) {
   memcpy(sorted, n->sel, n->n_sel * sizeof *sorted);
   qsort(sorted, n->n_sel, sizeof *sorted, compare_sel);
   db_buf key = DB_BUF_INIT;
-  for (size_t k = 0; k < n->n_sel; k++) db_buf_printf(&key, "%s%s=%s", k ? ";" : "", sorted[k].dim, sorted[k].item);
+  for (size_t k = 0; k < n->n_sel; k++)
+    db_buf_printf(&key, "%s%s=%s", k ? ";" : "", sorted[k].dim, sorted[k].item);
   n->dimkey = db__farena_strndup(&c->f->arena, db_buf_str(&key), key.len);
   db_buf_free(&key);
   db_free(sorted);
@@ -234,9 +243,9 @@ static void check_periodicity(checker *c, const db__fnode *n, const db_indicator
   }
   if (f->periodicity == ind->periodicity && f->span == ind->period_span) return;
   char a[32], b[32];
-  problem(c, n->pos, "indicator %s is %s but %s (column %d) is %s; one formula reads one periodicity", n->name,
-          periodicity_name(ind->periodicity, ind->period_span, a), c->first_ref->name, c->first_ref->pos.column,
-          periodicity_name(f->periodicity, f->span, b));
+  problem(c, n->pos, "indicator %s is %s but %s (column %d) is %s; one formula reads one periodicity",
+          n->name, periodicity_name(ind->periodicity, ind->period_span, a), c->first_ref->name,
+          c->first_ref->pos.column, periodicity_name(f->periodicity, f->span, b));
 }
 
 /* A call: the function exists, gets as many arguments as it takes, each of the right kind. */
@@ -271,9 +280,10 @@ static db_ftype check_call(checker *c, db__fnode *n) {
   if (fn == DB__F_GOALPOST && n->args[1]->num == n->args[2]->num)
     return problem(c, n->pos, "goalpost needs lo and hi to differ");
   if (fn == DB__F_YTD && n->args[0]->agg_time != DB_AGG_SUM && n->args[0]->agg_time != DB_AGG_AVG &&
-      n->args[0]->agg_time != DB_AGG_LAST && n->args[0]->agg_time != DB_AGG_MIN && n->args[0]->agg_time != DB_AGG_MAX)
+      n->args[0]->agg_time != DB_AGG_LAST && n->args[0]->agg_time != DB_AGG_MIN &&
+      n->args[0]->agg_time != DB_AGG_MAX)
     return problem(c, n->args[0]->pos, "indicator %s has no temporal rule (sum, avg, last, min, max) for ytd",
-                             n->args[0]->name);
+                   n->args[0]->name);
   if (fn == DB__F_PLAN && n->args[0]->n_sel)
     return problem(c, n->args[0]->sel[0].dim_pos, "plan reads targets, which have no dimension items");
   return sig->result ? sig->result : branches;
@@ -309,15 +319,17 @@ static db_ftype check_arg(checker *c, const db__fnode *call, const fn_sig *sig, 
     case 'i':
       if (t == DB_FT_SCALAR && a->num == floor(a->num) && a->num >= sig->lo && a->num <= sig->hi) return t;
       return problem(c, a->start, "argument %zu of %s must be a constant whole number from %d to %d", k + 1,
-                               sig->name, sig->lo, sig->hi);
+                     sig->name, sig->lo, sig->hi);
     case 'c':
       if (t == DB_FT_SCALAR && !isnan(a->num)) return t;
       return problem(c, a->start, "argument %zu of %s must be a constant number", k + 1, sig->name);
     case 'b':
       if (t == DB_FT_BOOL) return t;
-      return problem(c, a->start, "argument %zu of %s must be a boolean (a comparison, isnull(), and, or, not)",
-                               k + 1, sig->name);
-    default: return t; /* 'v' */
+      return problem(c, a->start,
+                     "argument %zu of %s must be a boolean (a comparison, isnull(), and, or, not)", k + 1,
+                     sig->name);
+    default:
+      return t; /* 'v' */
   }
 }
 
@@ -345,13 +357,15 @@ static db_ftype check_binary(checker *c, db__fnode *n, db_ftype l, db_ftype r) {
   int cmp = n->op >= DB_FTOK_LT && n->op <= DB_FTOK_GT;
   db_ftype want = logic ? DB_FT_BOOL : DB_FT_NUMBER;
   const char *side = NULL;
-  if ((l == DB_FT_BOOL) != (want == DB_FT_BOOL)) side = "left";
-  else if ((r == DB_FT_BOOL) != (want == DB_FT_BOOL)) side = "right";
+  if ((l == DB_FT_BOOL) != (want == DB_FT_BOOL))
+    side = "left";
+  else if ((r == DB_FT_BOOL) != (want == DB_FT_BOOL))
+    side = "right";
   if (side) {
     const char *op = db_ftok_name(n->op);
     if (logic) return problem(c, n->pos, "%s needs booleans, but its %s side is a number", op, side);
     return problem(c, n->pos, "%s %s numbers, but its %s side is a boolean", op, cmp ? "compares" : "needs",
-                             side);
+                   side);
   }
   if (logic || cmp) return DB_FT_BOOL;
   if (l == DB_FT_SCALAR && r == DB_FT_SCALAR) {
@@ -363,8 +377,8 @@ static db_ftype check_binary(checker *c, db__fnode *n, db_ftype l, db_ftype r) {
 
 /* "unknown indicator 'CPII' (did you mean CPI?)", "unknown item 'G' of dimension SEX", or with a hint
  * about what the name is instead. Names are cut after 64 bytes. */
-static void unknown(checker *c, db__fpos pos, const char *what, const char *name, const char *of, suggestion *s,
-                    const char *hint) {
+static void unknown(checker *c, db__fpos pos, const char *what, const char *name, const char *of,
+                    suggestion *s, const char *hint) {
   int n = strlen(name) > 64 ? 64 : (int)strlen(name);
   const char *cut = strlen(name) > 64 ? "..." : "";
   if (hint)
@@ -434,8 +448,8 @@ static int list_has(const char *list, const char *code) {
 
 static const char *periodicity_name(db_period_type t, int span, char buf[32]) {
   static const char *const names[] = {
-      [DB_PT_MIN5] = "5-minute", [DB_PT_MIN15] = "15-minute", [DB_PT_HOUR] = "hourly",
-      [DB_PT_DAY] = "daily",     [DB_PT_WEEK] = "weekly",     [DB_PT_MONTH] = "monthly",
+      [DB_PT_MIN5] = "5-minute",     [DB_PT_MIN15] = "15-minute",  [DB_PT_HOUR] = "hourly",
+      [DB_PT_DAY] = "daily",         [DB_PT_WEEK] = "weekly",      [DB_PT_MONTH] = "monthly",
       [DB_PT_QUARTER] = "quarterly", [DB_PT_HALF] = "half-yearly", [DB_PT_YEAR] = "yearly"};
   if (t == DB_PT_MULTIYEAR)
     snprintf(buf, 32, "%d-yearly", span);
@@ -444,7 +458,9 @@ static const char *periodicity_name(db_period_type t, int span, char buf[32]) {
   return buf;
 }
 
-static int compare_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+static int compare_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 /* The distinct codes of every reference, sorted, into f->deps. */
 static void collect_deps(checker *c) {

@@ -5,8 +5,8 @@
  * lag(X, k) asks X for the same units k periods earlier, yoy(X) for a year more, ytd(X) from the start
  * of the year, sum_children(X) for the children of the units; the leaves ask the source. Ranges are in
  * "positions": the period ordinal, or for multi-year plans (which step by their span) the number of
- * plans from the grid's first one, so that the next period is always one position on. Working memory is counted in cells against the grid's bound
- * so that no formula, however nested, can take more. */
+ * plans from the grid's first one, so that the next period is always one position on. Working memory is
+ * counted in cells against the grid's bound so that no formula, however nested, can take more. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,13 +66,15 @@ static double *grid_new(ectx *e, const db__fnode *n, size_t n_units, size_t np);
 static void grid_free(ectx *e, double *g, size_t n_units, size_t np);
 static void *work_new(ectx *e, const db__fnode *n, size_t count, size_t size);
 static void work_free(ectx *e, void *p, size_t count, size_t size);
-static int problem(ectx *e, db__fpos pos, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int problem(ectx *e, db__fpos pos, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-int db_formula_eval(const db_formula *f, const db_formula_source *src, const db_formula_grid *grid, double *out,
-                    db_diag *d) {
+int db_formula_eval(const db_formula *f, const db_formula_source *src, const db_formula_grid *grid,
+                    double *out, db_diag *d) {
   ectx e = {f, src, d, grid->first, 0, 0, grid->max_cells ? grid->max_cells : DB_FORMULA_MAX_CELLS, 0};
   if (!f->type) return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "the formula has not been checked");
-  if (!src || !src->fetch) return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "the data source has no fetch callback");
+  if (!src || !src->fetch)
+    return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "the data source has no fetch callback");
   if (!grid->n_units || !grid->n_periods) return 0;
   int rc = calendar(&e);
   if (rc) return rc;
@@ -206,14 +208,19 @@ done:
 
 static int eval_call(ectx *e, const db__fnode *n, const rng *r, double **out) {
   switch (n->fn) {
-    case DB__F_YOY: return eval_yoy(e, n, r, out);
-    case DB__F_YTD: return eval_ytd(e, n, r, out);
-    case DB__F_PLAN: return eval_plan(e, n, r, out);
+    case DB__F_YOY:
+      return eval_yoy(e, n, r, out);
+    case DB__F_YTD:
+      return eval_ytd(e, n, r, out);
+    case DB__F_PLAN:
+      return eval_plan(e, n, r, out);
     case DB__F_LAG:
     case DB__F_DIFF:
-    case DB__F_PCT_CHANGE: return eval_window(e, n, r, out);
+    case DB__F_PCT_CHANGE:
+      return eval_window(e, n, r, out);
     case DB__F_SUM_CHILDREN:
-    case DB__F_AVG_CHILDREN: return eval_children(e, n, r, out);
+    case DB__F_AVG_CHILDREN:
+      return eval_children(e, n, r, out);
     case DB__F_MINMAX:
     case DB__F_ZSCORE:
     case DB__F_RANK: {
@@ -229,7 +236,8 @@ static int eval_call(ectx *e, const db__fnode *n, const rng *r, double **out) {
       work_free(e, scratch, r->n_units, sizeof *scratch);
       return 0;
     }
-    default: return eval_elementwise(e, n, r, out);
+    default:
+      return eval_elementwise(e, n, r, out);
   }
 }
 
@@ -251,7 +259,8 @@ static int eval_window(ectx *e, const db__fnode *n, const rng *r, double **out) 
     for (size_t u = 0; u < r->n_units; u++) {
       const double *row = x + u * wide;
       for (size_t p = 0; p < r->n; p++)
-        g[u * r->n + p] = n->fn == DB__F_DIFF ? db__farith(DB_FTOK_MINUS, row[p + 1], row[p]) : pct(row[p + k], row[p]);
+        g[u * r->n + p] =
+            n->fn == DB__F_DIFF ? db__farith(DB_FTOK_MINUS, row[p + 1], row[p]) : pct(row[p + k], row[p]);
     }
   }
   grid_free(e, x, r->n_units, wide);
@@ -278,7 +287,8 @@ static int eval_yoy(ectx *e, const db__fnode *n, const rng *r, double **out) {
   }
   rng before = {r->units, r->n_units, lo, lo <= hi ? (size_t)(hi - lo + 1) : 0};
   double *now = NULL, *old = NULL, *g = NULL;
-  if ((rc = eval(e, n->args[0], r, &now)) || (before.n && (rc = eval(e, n->args[0], &before, &old)))) goto done;
+  if ((rc = eval(e, n->args[0], r, &now)) || (before.n && (rc = eval(e, n->args[0], &before, &old))))
+    goto done;
   if (!(g = grid_new(e, n, r->n_units, r->n))) {
     rc = DB_ETOOBIG;
     goto done;
@@ -492,7 +502,8 @@ static int fetch(ectx *e, const db__fnode *n, const int64_t *units, size_t n_uni
 /* The source's handle of the unit reference n is pinned to. */
 static int pinned_unit(ectx *e, const db__fnode *n, int64_t *unit) {
   if (!e->src->unit)
-    return problem(e, n->unit_pos, DB_EUNSUPPORTED, "the data source cannot pin a unit (%s@%s)", n->name, n->unit);
+    return problem(e, n->unit_pos, DB_EUNSUPPORTED, "the data source cannot pin a unit (%s@%s)", n->name,
+                   n->unit);
   int rc = e->src->unit(e->src->ctx, n->unit, unit);
   if (rc == DB_ENOTFOUND) return problem(e, n->unit_pos, rc, "unknown org unit '%s'", n->unit);
   return rc;
@@ -535,24 +546,38 @@ static int64_t year_of(db_period_type t, int64_t ord) {
   int64_t y;
   unsigned m, d;
   switch (t) {
-    case DB_PT_YEAR: return ord;
-    case DB_PT_HALF: return floor_div(ord, 2);
-    case DB_PT_QUARTER: return floor_div(ord, 4);
-    case DB_PT_MONTH: return floor_div(ord, 12);
-    case DB_PT_WEEK: db_civil_from_days(ord * 7, &y, &m, &d); return y; /* the year of its Thursday */
-    default: db_civil_from_days(floor_div(ord, slots_per_day(t)), &y, &m, &d); return y;
+    case DB_PT_YEAR:
+      return ord;
+    case DB_PT_HALF:
+      return floor_div(ord, 2);
+    case DB_PT_QUARTER:
+      return floor_div(ord, 4);
+    case DB_PT_MONTH:
+      return floor_div(ord, 12);
+    case DB_PT_WEEK:
+      db_civil_from_days(ord * 7, &y, &m, &d);
+      return y; /* the year of its Thursday */
+    default:
+      db_civil_from_days(floor_div(ord, slots_per_day(t)), &y, &m, &d);
+      return y;
   }
 }
 
 /* The ordinal of the first period of type t in year (ISO year for weeks). */
 static int64_t first_of_year(db_period_type t, int64_t year) {
   switch (t) {
-    case DB_PT_YEAR: return year;
-    case DB_PT_HALF: return year * 2;
-    case DB_PT_QUARTER: return year * 4;
-    case DB_PT_MONTH: return year * 12;
-    case DB_PT_WEEK: return week1(year);
-    default: return db_days_from_civil(year, 1, 1) * slots_per_day(t);
+    case DB_PT_YEAR:
+      return year;
+    case DB_PT_HALF:
+      return year * 2;
+    case DB_PT_QUARTER:
+      return year * 4;
+    case DB_PT_MONTH:
+      return year * 12;
+    case DB_PT_WEEK:
+      return week1(year);
+    default:
+      return db_days_from_civil(year, 1, 1) * slots_per_day(t);
   }
 }
 
@@ -580,10 +605,14 @@ static int prev_year(db_period_type t, int64_t ord, int64_t *prev) {
 /* Periods in a year, for the types whose years all have as many (month and longer). */
 static int64_t year_back(db_period_type t) {
   switch (t) {
-    case DB_PT_YEAR: return 1;
-    case DB_PT_HALF: return 2;
-    case DB_PT_QUARTER: return 4;
-    default: return 12;
+    case DB_PT_YEAR:
+      return 1;
+    case DB_PT_HALF:
+      return 2;
+    case DB_PT_QUARTER:
+      return 4;
+    default:
+      return 12;
   }
 }
 
@@ -601,7 +630,8 @@ static int64_t floor_div(int64_t a, int64_t b) {
 
 /* Percent change from before to now; missing when either is missing or before is 0. */
 static double pct(double now, double before) {
-  return db__farith(DB_FTOK_SLASH, db__farith(DB_FTOK_STAR, 100, db__farith(DB_FTOK_MINUS, now, before)), before);
+  return db__farith(DB_FTOK_SLASH, db__farith(DB_FTOK_STAR, 100, db__farith(DB_FTOK_MINUS, now, before)),
+                    before);
 }
 
 /* A grid of n_units × np cells counted against the working memory, or NULL after a problem. */
@@ -611,14 +641,17 @@ static double *grid_new(ectx *e, const db__fnode *n, size_t n_units, size_t np) 
   return work_new(e, n, cells, sizeof(double));
 }
 
-static void grid_free(ectx *e, double *g, size_t n_units, size_t np) { work_free(e, g, n_units * np, sizeof *g); }
+static void grid_free(ectx *e, double *g, size_t n_units, size_t np) {
+  work_free(e, g, n_units * np, sizeof *g);
+}
 
 /* count objects of size bytes, counted against the working memory in 8-byte cells, or NULL after a
  * problem. */
 static void *work_new(ectx *e, const db__fnode *n, size_t count, size_t size) {
   size_t cells = count > SIZE_MAX / size ? SIZE_MAX : (count * size + 7) / 8;
   if (cells > e->max_cells - e->used) {
-    problem(e, n->pos, DB_ETOOBIG, "evaluating this needs more than %zu cells of working memory", e->max_cells);
+    problem(e, n->pos, DB_ETOOBIG, "evaluating this needs more than %zu cells of working memory",
+            e->max_cells);
     return NULL;
   }
   e->used += cells;

@@ -76,18 +76,35 @@ double db__farith(db_ftok op, double a, double b) {
   if (isnan(a) || isnan(b)) return NAN;
   double r;
   switch (op) {
-    case DB_FTOK_PLUS: r = a + b; break;
-    case DB_FTOK_MINUS: r = a - b; break;
-    case DB_FTOK_STAR: r = a * b; break;
-    case DB_FTOK_SLASH: r = b == 0 ? NAN : a / b; break;
-    case DB_FTOK_CARET: r = pow(a, b); break;
-    case DB_FTOK_LT: return a < b;
-    case DB_FTOK_LE: return a <= b;
-    case DB_FTOK_EQ: return a == b;
-    case DB_FTOK_NE: return a != b;
-    case DB_FTOK_GE: return a >= b;
-    case DB_FTOK_GT: return a > b;
-    default: return NAN;
+    case DB_FTOK_PLUS:
+      r = a + b;
+      break;
+    case DB_FTOK_MINUS:
+      r = a - b;
+      break;
+    case DB_FTOK_STAR:
+      r = a * b;
+      break;
+    case DB_FTOK_SLASH:
+      r = b == 0 ? NAN : a / b;
+      break;
+    case DB_FTOK_CARET:
+      r = pow(a, b);
+      break;
+    case DB_FTOK_LT:
+      return a < b;
+    case DB_FTOK_LE:
+      return a <= b;
+    case DB_FTOK_EQ:
+      return a == b;
+    case DB_FTOK_NE:
+      return a != b;
+    case DB_FTOK_GE:
+      return a >= b;
+    case DB_FTOK_GT:
+      return a > b;
+    default:
+      return NAN;
   }
   return isfinite(r) ? r : NAN;
 }
@@ -123,9 +140,12 @@ db_ftype db_formula_type(const db_formula *f) { return f->type; }
 
 const char *db_ftype_name(db_ftype t) {
   switch (t) {
-    case DB_FT_NUMBER: return "number";
-    case DB_FT_BOOL: return "boolean";
-    case DB_FT_SCALAR: return "constant";
+    case DB_FT_NUMBER:
+      return "number";
+    case DB_FT_BOOL:
+      return "boolean";
+    case DB_FT_SCALAR:
+      return "constant";
   }
   return "unchecked";
 }
@@ -145,7 +165,9 @@ int db_formula_periodicity(const db_formula *f, db_period_type *type, int *span)
 /* ---- S-expressions ---- */
 static void sexpr(const db__fnode *n, db_buf *out) {
   switch (n->kind) {
-    case DB__N_NUM: db_buf_double(out, n->num); return;
+    case DB__N_NUM:
+      db_buf_double(out, n->num);
+      return;
     case DB__N_REF:
       db_buf_puts(out, n->name);
       for (size_t k = 0; k < n->n_sel; k++)
@@ -153,14 +175,20 @@ static void sexpr(const db__fnode *n, db_buf *out) {
       if (n->n_sel) db_buf_putc(out, ']');
       if (n->unit) db_buf_printf(out, "@%s", n->unit);
       return;
-    case DB__N_NEG: db_buf_puts(out, "(neg"); break;
-    case DB__N_NOT: db_buf_puts(out, "(not"); break;
+    case DB__N_NEG:
+      db_buf_puts(out, "(neg");
+      break;
+    case DB__N_NOT:
+      db_buf_puts(out, "(not");
+      break;
     case DB__N_BIN: {
       const char *name = db_ftok_name(n->op); /* "'+'" or "'and'": drop the quotes */
       db_buf_printf(out, "(%.*s", (int)strlen(name) - 2, name + 1);
       break;
     }
-    case DB__N_CALL: db_buf_printf(out, "(%s", n->name); break;
+    case DB__N_CALL:
+      db_buf_printf(out, "(%s", n->name);
+      break;
   }
   for (size_t k = 0; k < n->n_args; k++) {
     db_buf_putc(out, ' ');

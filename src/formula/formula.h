@@ -27,7 +27,8 @@
  *                     sub-daily slot) the same calendar day (29 February has none: missing).
  *   ytd(X)            from the first period of the (ISO, for weeks) year up to the period, by X's
  *                     temporal rule: sum for flows, last for stocks, avg for rates, min, max. Missing
- *                     when any period of the year so far is missing. X is an indicator reference.
+ *                     when any period of the year so far is missing (for a stock: when the period
+ *                     itself is). X is an indicator reference.
  *   lag(X, n)         X n periods earlier (n a whole constant, |n| <= DB_FORMULA_MAX_LAG; < 0 leads).
  *   diff(X)           X - lag(X, 1).
  *   pct_change(X, n)  100 * (X - lag(X, n)) / lag(X, n); n defaults to 1 and is 1..DB_FORMULA_MAX_LAG.
@@ -44,6 +45,8 @@
  *   plan(X)           the target of kind "plan" of indicator X for the unit and the year containing
  *                     the period (for a week, its ISO year). X is an indicator reference without
  *                     dimension items.
+ * yoy, ytd and plan need periods within a year (not multi-year plans). The indicators one formula reads
+ * share one periodicity (plan() aside), which becomes the formula's (db_formula_periodicity).
  *
  * Positions: every problem carries the 1-based column of the token it is about (byte offset in its
  * line + 1). `line` is 0 for a one-line formula and the 1-based line otherwise. db_formula_describe
@@ -64,9 +67,9 @@
 #include "model/catalog.h"
 #include "model/period.h"
 
-#define DB_FORMULA_MAX_LEN 65536              /* bytes of formula text */
-#define DB_FORMULA_MAX_DEPTH 256              /* nesting of the tree (parentheses, operators, calls) */
-#define DB_FORMULA_MAX_LAG 100000             /* |n| of lag and pct_change */
+#define DB_FORMULA_MAX_LEN 65536               /* bytes of formula text */
+#define DB_FORMULA_MAX_DEPTH 256               /* nesting of the tree (parentheses, operators, calls) */
+#define DB_FORMULA_MAX_LAG 100000              /* |n| of lag and pct_change */
 #define DB_FORMULA_MAX_CELLS ((size_t)1 << 24) /* default working memory of one evaluation, in cells */
 
 /* ---- lexer ---- */
@@ -213,8 +216,8 @@ typedef struct db_formula_grid {
  * source does not know; DB_EUNSUPPORTED for plan() or a pinned unit when the source has no such
  * callback; or a source's error code. Problems go to d with the column of the formula
  * they are about. Thread-safe for concurrent calls on one formula. */
-int db_formula_eval(const db_formula *f, const db_formula_source *src, const db_formula_grid *grid, double *out,
-                    db_diag *d);
+int db_formula_eval(const db_formula *f, const db_formula_source *src, const db_formula_grid *grid,
+                    double *out, db_diag *d);
 
 /* ---- dependency graph of derived indicators ---- */
 typedef struct db_formula_graph db_formula_graph;
@@ -232,8 +235,9 @@ int db_formula_graph_define(db_formula_graph *g, const char *code, const char *c
 int db_formula_graph_remove(db_formula_graph *g, const char *code);
 
 /* The derived indicators in an order where each comes after every derived indicator it reads (depth
- * first from the codes in code order, each one's dependencies in code order), into out[0..max). Returns how many there are (more than max: call again with a larger array).
- * The strings belong to the graph and stay valid until it is changed or freed. */
+ * first from the codes in code order, each one's dependencies in code order), into out[0..max). Returns how
+ * many there are (more than max: call again with a larger array). The strings belong to the graph and stay
+ * valid until it is changed or freed. */
 size_t db_formula_graph_order(const db_formula_graph *g, const char **out, size_t max);
 /* The derived indicators that read, directly or through other derived indicators, any of
  * changed[0..n_changed), in the order of db_formula_graph_order: what to recompute when they change.

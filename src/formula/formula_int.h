@@ -42,32 +42,32 @@ typedef struct db__fsel { /* one DIM=ITEM of a selection */
 
 typedef struct db__fnode {
   db__fnode_kind kind;
-  db_ftok op;      /* DB__N_BIN */
-  db__fpos pos;    /* the token naming the node: the operator, the function or indicator name */
-  db__fpos start;  /* the first token of the node's text */
-  int depth;       /* 1 for a leaf */
-  double num;      /* DB__N_NUM: the literal; after check, the value of any DB_FT_SCALAR node */
-  char *name;      /* DB__N_REF: indicator code; DB__N_CALL: function name */
-  char *unit;      /* DB__N_REF: pinned unit code, or NULL */
+  db_ftok op;     /* DB__N_BIN */
+  db__fpos pos;   /* the token naming the node: the operator, the function or indicator name */
+  db__fpos start; /* the first token of the node's text */
+  int depth;      /* 1 for a leaf */
+  double num;     /* DB__N_NUM: the literal; after check, the value of any DB_FT_SCALAR node */
+  char *name;     /* DB__N_REF: indicator code; DB__N_CALL: function name */
+  char *unit;     /* DB__N_REF: pinned unit code, or NULL */
   db__fpos unit_pos;
-  db__fsel *sel;   /* DB__N_REF: the selection as written */
+  db__fsel *sel; /* DB__N_REF: the selection as written */
   size_t n_sel;
   struct db__fnode **args; /* DB__N_NEG/NOT: 1, DB__N_BIN: 2, DB__N_CALL: the arguments */
   size_t n_args;
   /* filled by the checker */
   db_ftype type;
-  int fn;          /* DB__N_CALL: the function (db__ffn) */
+  int fn;             /* DB__N_CALL: the function (db__ffn) */
   const char *dimkey; /* DB__N_REF: canonical dimension key, "" for none */
-  db_agg agg_time; /* DB__N_REF: the indicator's temporal rule */
+  db_agg agg_time;    /* DB__N_REF: the indicator's temporal rule */
 } db__fnode;
 
 struct db_formula {
   db__farena arena;
   char *text;
   size_t len;
-  int multiline;   /* the text has a line break: problems then carry their line */
+  int multiline; /* the text has a line break: problems then carry their line */
   db__fnode *root;
-  db_ftype type;   /* 0 until checked */
+  db_ftype type; /* 0 until checked */
   const char **deps;
   size_t n_deps;
   int has_periodicity;

@@ -27,7 +27,8 @@ struct db_formula_graph {
   size_t n, cap;
 };
 
-static int find_cycle(const db_formula_graph *g, size_t target, const size_t *deps, size_t n_deps, db_buf *path);
+static int find_cycle(const db_formula_graph *g, size_t target, const size_t *deps, size_t n_deps,
+                      db_buf *path);
 static size_t topo(const db_formula_graph *g, size_t **order);
 static size_t node_of(db_formula_graph *g, const char *code);
 static int lookup(const db_formula_graph *g, const char *code, size_t *i);
@@ -37,7 +38,9 @@ typedef struct coded { /* a node with its code, for sorting by code */
   size_t i;
 } coded;
 
-static int by_code(const void *a, const void *b) { return strcmp(((const coded *)a)->code, ((const coded *)b)->code); }
+static int by_code(const void *a, const void *b) {
+  return strcmp(((const coded *)a)->code, ((const coded *)b)->code);
+}
 
 db_formula_graph *db_formula_graph_new(void) { return db_calloc(1, sizeof(db_formula_graph)); }
 
@@ -132,7 +135,8 @@ size_t db_formula_graph_affected(const db_formula_graph *g, const char *const *c
 
 /* Whether target is reachable from deps through derived nodes; if so writes the shortest cycle
  * "target -> d -> … -> target" into path and returns 1. */
-static int find_cycle(const db_formula_graph *g, size_t target, const size_t *deps, size_t n_deps, db_buf *path) {
+static int find_cycle(const db_formula_graph *g, size_t target, const size_t *deps, size_t n_deps,
+                      db_buf *path) {
   size_t *parent = db_malloc(g->n * sizeof *parent), *queue = db_malloc(g->n * sizeof *queue);
   size_t head = 0, tail = 0;
   for (size_t i = 0; i < g->n; i++) parent[i] = SIZE_MAX; /* unvisited */
@@ -178,7 +182,8 @@ static size_t topo(const db_formula_graph *g, size_t **order) {
     if (g->nodes[i].derived) roots[n_roots++] = (coded){g->nodes[i].code, i};
   qsort(roots, n_roots, sizeof *roots, by_code);
   unsigned char *done = db_calloc(g->n ? g->n : 1, 1);
-  size_t *stack = db_malloc((g->n ? g->n : 1) * sizeof *stack), *next = db_malloc((g->n ? g->n : 1) * sizeof *next);
+  size_t *stack = db_malloc((g->n ? g->n : 1) * sizeof *stack),
+         *next = db_malloc((g->n ? g->n : 1) * sizeof *next);
   size_t *out = db_malloc((n_roots ? n_roots : 1) * sizeof *out), n = 0;
   for (size_t r = 0; r < n_roots; r++) {
     if (done[roots[r].i]) continue;

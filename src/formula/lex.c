@@ -28,17 +28,34 @@ static int lex_code(lexer *lx, db_ftoken *t, int item);
 static void skip_space(lexer *lx);
 static int value_expected(const lexer *lx);
 static db_ftoken *push(lexer *lx, db_ftok kind, size_t len);
-static int fail_at(lexer *lx, int line, int column, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail_at(lexer *lx, int line, int column, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static const char *const TOKEN_NAMES[] = {
-    [DB_FTOK_END] = "end of formula", [DB_FTOK_NUMBER] = "a number",  [DB_FTOK_NAME] = "a name",
-    [DB_FTOK_CODE] = "a code",        [DB_FTOK_PLUS] = "'+'",         [DB_FTOK_MINUS] = "'-'",
-    [DB_FTOK_STAR] = "'*'",           [DB_FTOK_SLASH] = "'/'",        [DB_FTOK_CARET] = "'^'",
-    [DB_FTOK_LT] = "'<'",             [DB_FTOK_LE] = "'<='",          [DB_FTOK_EQ] = "'=='",
-    [DB_FTOK_NE] = "'!='",            [DB_FTOK_GE] = "'>='",          [DB_FTOK_GT] = "'>'",
-    [DB_FTOK_AND] = "'and'",          [DB_FTOK_OR] = "'or'",          [DB_FTOK_NOT] = "'not'",
-    [DB_FTOK_LPAREN] = "'('",         [DB_FTOK_RPAREN] = "')'",       [DB_FTOK_COMMA] = "','",
-    [DB_FTOK_AT] = "'@'",             [DB_FTOK_LBRACKET] = "'['",     [DB_FTOK_RBRACKET] = "']'",
+    [DB_FTOK_END] = "end of formula",
+    [DB_FTOK_NUMBER] = "a number",
+    [DB_FTOK_NAME] = "a name",
+    [DB_FTOK_CODE] = "a code",
+    [DB_FTOK_PLUS] = "'+'",
+    [DB_FTOK_MINUS] = "'-'",
+    [DB_FTOK_STAR] = "'*'",
+    [DB_FTOK_SLASH] = "'/'",
+    [DB_FTOK_CARET] = "'^'",
+    [DB_FTOK_LT] = "'<'",
+    [DB_FTOK_LE] = "'<='",
+    [DB_FTOK_EQ] = "'=='",
+    [DB_FTOK_NE] = "'!='",
+    [DB_FTOK_GE] = "'>='",
+    [DB_FTOK_GT] = "'>'",
+    [DB_FTOK_AND] = "'and'",
+    [DB_FTOK_OR] = "'or'",
+    [DB_FTOK_NOT] = "'not'",
+    [DB_FTOK_LPAREN] = "'('",
+    [DB_FTOK_RPAREN] = "')'",
+    [DB_FTOK_COMMA] = "','",
+    [DB_FTOK_AT] = "'@'",
+    [DB_FTOK_LBRACKET] = "'['",
+    [DB_FTOK_RBRACKET] = "']'",
     [DB_FTOK_ASSIGN] = "'='",
 };
 
@@ -89,11 +106,12 @@ static int lex_token(lexer *lx) {
   static const struct {
     char c, next;
     db_ftok kind;
-  } ops[] = {{'<', '=', DB_FTOK_LE}, {'>', '=', DB_FTOK_GE}, {'=', '=', DB_FTOK_EQ}, {'!', '=', DB_FTOK_NE},
-             {'+', 0, DB_FTOK_PLUS},   {'-', 0, DB_FTOK_MINUS},  {'*', 0, DB_FTOK_STAR},   {'/', 0, DB_FTOK_SLASH},
-             {'^', 0, DB_FTOK_CARET},  {'<', 0, DB_FTOK_LT},     {'>', 0, DB_FTOK_GT},     {'(', 0, DB_FTOK_LPAREN},
-             {')', 0, DB_FTOK_RPAREN}, {',', 0, DB_FTOK_COMMA},  {'[', 0, DB_FTOK_LBRACKET},
-             {']', 0, DB_FTOK_RBRACKET}, {'@', 0, DB_FTOK_AT},   {'=', 0, DB_FTOK_ASSIGN}};
+  } ops[] = {{'<', '=', DB_FTOK_LE},     {'>', '=', DB_FTOK_GE},  {'=', '=', DB_FTOK_EQ},
+             {'!', '=', DB_FTOK_NE},     {'+', 0, DB_FTOK_PLUS},  {'-', 0, DB_FTOK_MINUS},
+             {'*', 0, DB_FTOK_STAR},     {'/', 0, DB_FTOK_SLASH}, {'^', 0, DB_FTOK_CARET},
+             {'<', 0, DB_FTOK_LT},       {'>', 0, DB_FTOK_GT},    {'(', 0, DB_FTOK_LPAREN},
+             {')', 0, DB_FTOK_RPAREN},   {',', 0, DB_FTOK_COMMA}, {'[', 0, DB_FTOK_LBRACKET},
+             {']', 0, DB_FTOK_RBRACKET}, {'@', 0, DB_FTOK_AT},    {'=', 0, DB_FTOK_ASSIGN}};
   for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
     if (ops[k].c != c || (ops[k].next && ops[k].next != next)) continue;
     db_ftoken *t = push(lx, ops[k].kind, ops[k].next ? 2 : 1);
@@ -101,7 +119,8 @@ static int lex_token(lexer *lx) {
     if (ops[k].kind == DB_FTOK_ASSIGN) return lex_code(lx, t, 1);
     return 0;
   }
-  if (c == '!') return fail_at(lx, lx->line, lx->column, "unexpected character '!' (did you mean '!=' or 'not'?)");
+  if (c == '!')
+    return fail_at(lx, lx->line, lx->column, "unexpected character '!' (did you mean '!=' or 'not'?)");
   if (c == '&') return fail_at(lx, lx->line, lx->column, "unexpected character '&' (write 'and')");
   if (c == '|') return fail_at(lx, lx->line, lx->column, "unexpected character '|' (write 'or')");
   if (c == '.' && isdigit((unsigned char)next) && value_expected(lx))
@@ -133,14 +152,15 @@ static int lex_number(lexer *lx, db_ftoken *t) {
   if (k < n && (isalnum((unsigned char)s[k]) || s[k] == '_' || s[k] == '.')) ok = 0;
   if (!ok) {
     while (k < n && (isalnum((unsigned char)s[k]) || s[k] == '_' || s[k] == '.')) k++;
-    return fail_at(lx, t->line, t->column, "malformed number '%.*s'", (int)(k - start > 40 ? 40 : k - start), s + start);
+    return fail_at(lx, t->line, t->column, "malformed number '%.*s'", (int)(k - start > 40 ? 40 : k - start),
+                   s + start);
   }
   char *copy = db_strndup(s + start, k - start);
   t->number = strtod(copy, NULL);
   db_free(copy);
   if (!isfinite(t->number))
-    return fail_at(lx, t->line, t->column, "number '%.*s' is out of range", (int)(k - start > 40 ? 40 : k - start),
-                   s + start);
+    return fail_at(lx, t->line, t->column, "number '%.*s' is out of range",
+                   (int)(k - start > 40 ? 40 : k - start), s + start);
   t->len = k - start;
   lx->column += (int)(k - start);
   lx->i = k;
@@ -158,8 +178,9 @@ static int lex_code(lexer *lx, db_ftoken *t, int item) {
     k++;
   }
   if (k == lx->i)
-    return fail_at(lx, line, column, item ? "'=' must be followed by a dimension item code"
-                                    : "'@' must be followed by an org unit code");
+    return fail_at(
+        lx, line, column,
+        item ? "'=' must be followed by a dimension item code" : "'@' must be followed by an org unit code");
   push(lx, DB_FTOK_CODE, k - lx->i);
   return 0;
 }

@@ -29,7 +29,8 @@ static int precedence(db_ftok t);
 static int is_comparison(db_ftok t);
 static db__fnode *node(parser *p, db__fnode_kind kind, const db_ftoken *at, db__fpos start, size_t n_args);
 static char *text_of(parser *p, const db_ftoken *t);
-static db__fnode *fail(parser *p, const db_ftoken *t, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static db__fnode *fail(parser *p, const db_ftoken *t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static const char *found(const parser *p, const db_ftoken *t, char buf[40]);
 
 enum { PREC_OR = 1, PREC_AND, PREC_NOT, PREC_CMP, PREC_ADD, PREC_MUL, PREC_UNARY, PREC_POW };
@@ -94,7 +95,8 @@ static db__fnode *parse_expr(parser *p, int min_prec) {
     bin->args[0] = left;
     bin->args[1] = right;
     bin->depth = 1 + (left->depth > right->depth ? left->depth : right->depth);
-    if (bin->depth > DB_FORMULA_MAX_DEPTH) bin = fail(p, op, "formula nested deeper than %d levels", DB_FORMULA_MAX_DEPTH);
+    if (bin->depth > DB_FORMULA_MAX_DEPTH)
+      bin = fail(p, op, "formula nested deeper than %d levels", DB_FORMULA_MAX_DEPTH);
     left = bin;
     compared = is_comparison(op->kind);
   }
@@ -109,10 +111,12 @@ static db__fnode *parse_prefix(parser *p) {
   p->i++;
   db__fnode *operand = parse_expr(p, t->kind == DB_FTOK_NOT ? PREC_CMP : PREC_POW);
   if (!operand || t->kind == DB_FTOK_PLUS) return operand;
-  db__fnode *n = node(p, t->kind == DB_FTOK_NOT ? DB__N_NOT : DB__N_NEG, t, (db__fpos){t->line, t->column}, 1);
+  db__fnode *n =
+      node(p, t->kind == DB_FTOK_NOT ? DB__N_NOT : DB__N_NEG, t, (db__fpos){t->line, t->column}, 1);
   n->args[0] = operand;
   n->depth = operand->depth + 1;
-  if (n->depth > DB_FORMULA_MAX_DEPTH) return fail(p, t, "formula nested deeper than %d levels", DB_FORMULA_MAX_DEPTH);
+  if (n->depth > DB_FORMULA_MAX_DEPTH)
+    return fail(p, t, "formula nested deeper than %d levels", DB_FORMULA_MAX_DEPTH);
   return n;
 }
 
@@ -145,7 +149,8 @@ static db__fnode *parse_primary(parser *p) {
     }
     case DB_FTOK_ASSIGN:
       return fail(p, t, "'=' selects a dimension item inside [...]; write '==' to compare");
-    default: return fail(p, t, "expected a value, found %s", found(p, t, buf));
+    default:
+      return fail(p, t, "expected a value, found %s", found(p, t, buf));
   }
 }
 
@@ -180,7 +185,8 @@ static db__fnode *parse_call(parser *p, const db_ftoken *name) {
     if (args[k]->depth > depth) depth = args[k]->depth;
   }
   call->depth = depth + 1;
-  if (call->depth > DB_FORMULA_MAX_DEPTH) call = fail(p, name, "formula nested deeper than %d levels", DB_FORMULA_MAX_DEPTH);
+  if (call->depth > DB_FORMULA_MAX_DEPTH)
+    call = fail(p, name, "formula nested deeper than %d levels", DB_FORMULA_MAX_DEPTH);
 done:
   db_free(args);
   return call;
@@ -221,7 +227,8 @@ static int parse_selection(parser *p, db__fnode *ref) {
     }
     const db_ftoken *item = &p->toks[p->i + 2]; /* the lexer puts a code after every '=' */
     if (n == cap) sel = db_realloc(sel, (cap = cap ? 2 * cap : 4) * sizeof *sel);
-    sel[n++] = (db__fsel){text_of(p, dim), text_of(p, item), {dim->line, dim->column}, {item->line, item->column}};
+    sel[n++] =
+        (db__fsel){text_of(p, dim), text_of(p, item), {dim->line, dim->column}, {item->line, item->column}};
     p->i += 3;
     const db_ftoken *t = &p->toks[p->i++];
     if (t->kind == DB_FTOK_RBRACKET) break;
@@ -256,14 +263,20 @@ static int misplaced(parser *p) {
 /* Binding power of a binary operator; 0 for any other token. */
 static int precedence(db_ftok t) {
   switch (t) {
-    case DB_FTOK_OR: return PREC_OR;
-    case DB_FTOK_AND: return PREC_AND;
+    case DB_FTOK_OR:
+      return PREC_OR;
+    case DB_FTOK_AND:
+      return PREC_AND;
     case DB_FTOK_PLUS:
-    case DB_FTOK_MINUS: return PREC_ADD;
+    case DB_FTOK_MINUS:
+      return PREC_ADD;
     case DB_FTOK_STAR:
-    case DB_FTOK_SLASH: return PREC_MUL;
-    case DB_FTOK_CARET: return PREC_POW;
-    default: return is_comparison(t) ? PREC_CMP : 0;
+    case DB_FTOK_SLASH:
+      return PREC_MUL;
+    case DB_FTOK_CARET:
+      return PREC_POW;
+    default:
+      return is_comparison(t) ? PREC_CMP : 0;
   }
 }
 
@@ -292,7 +305,8 @@ static db__fnode *fail(parser *p, const db_ftoken *t, const char *fmt, ...) {
   va_start(ap, fmt);
   db_buf_vprintf(&msg, fmt, ap);
   va_end(ap);
-  db__formula_problem(p->d, p->f->multiline, (db__fpos){t->line, t->column}, DB_EINVAL, "%s", db_buf_str(&msg));
+  db__formula_problem(p->d, p->f->multiline, (db__fpos){t->line, t->column}, DB_EINVAL, "%s",
+                      db_buf_str(&msg));
   db_buf_free(&msg);
   p->failed = 1;
   return NULL;

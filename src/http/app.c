@@ -113,7 +113,8 @@ int db_app_reader(db_app *app, db_store **out) {
   db_diag d = DB_DIAG_INIT;
   int err = db_store_open(app->cfg.store_url, &s, &d);
   if (err) {
-    fprintf(stderr, "databrain serve: cannot open a read handle on %s: %s\n", app->cfg.store_url, db_strerror(err));
+    fprintf(stderr, "databrain serve: cannot open a read handle on %s: %s\n", app->cfg.store_url,
+            db_strerror(err));
     db_diag_print(&d, stderr, app->cfg.store_url);
     db_diag_free(&d);
     return err;
@@ -184,7 +185,8 @@ void db_app_metrics_request(db_app *app, int route, const char *method, int stat
   pthread_mutex_lock(&m->lock);
   db_metric_count *c = NULL;
   for (size_t i = 0; i < m->n_counts && !c; i++)
-    if (m->counts[i].route == route && m->counts[i].status == status && strcmp(m->counts[i].method, label) == 0)
+    if (m->counts[i].route == route && m->counts[i].status == status &&
+        strcmp(m->counts[i].method, label) == 0)
       c = &m->counts[i];
   if (!c) {
     if (m->n_counts == m->cap_counts) {
@@ -220,14 +222,16 @@ static long long resident_bytes(void) {
 void db_app_metrics_write(db_app *app, db_buf *out) {
   db_metrics *m = &app->metrics;
   pthread_mutex_lock(&m->lock);
-  db_buf_puts(out, "# HELP http_requests_total HTTP requests answered, by route, method and status.\n"
-                   "# TYPE http_requests_total counter\n");
+  db_buf_puts(out,
+              "# HELP http_requests_total HTTP requests answered, by route, method and status.\n"
+              "# TYPE http_requests_total counter\n");
   for (size_t i = 0; i < m->n_counts; i++)
     db_buf_printf(out, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
                   route_label(m->counts[i].route), m->counts[i].method, m->counts[i].status,
                   (unsigned long long)m->counts[i].count);
-  db_buf_puts(out, "# HELP http_request_duration_seconds Time from the complete request to the answer, by route.\n"
-                   "# TYPE http_request_duration_seconds histogram\n");
+  db_buf_puts(out,
+              "# HELP http_request_duration_seconds Time from the complete request to the answer, by route.\n"
+              "# TYPE http_request_duration_seconds histogram\n");
   for (size_t r = 0; r <= db_n_routes; r++) {
     const db_metric_hist *h = &m->hist[r];
     if (!h->count) continue;
@@ -245,20 +249,24 @@ void db_app_metrics_write(db_app *app, db_buf *out) {
                   (unsigned long long)h->count);
   }
   pthread_mutex_unlock(&m->lock);
-  db_buf_printf(out, "# HELP databrain_rows_ingested_total Observation rows written through the API.\n"
-                     "# TYPE databrain_rows_ingested_total counter\ndatabrain_rows_ingested_total %lld\n",
+  db_buf_printf(out,
+                "# HELP databrain_rows_ingested_total Observation rows written through the API.\n"
+                "# TYPE databrain_rows_ingested_total counter\ndatabrain_rows_ingested_total %lld\n",
                 (long long)atomic_load(&m->rows_ingested));
   struct stat st;
   if (app->store_path && stat(app->store_path, &st) == 0)
-    db_buf_printf(out, "# HELP databrain_store_bytes Size of the store file.\n"
-                       "# TYPE databrain_store_bytes gauge\ndatabrain_store_bytes %lld\n",
+    db_buf_printf(out,
+                  "# HELP databrain_store_bytes Size of the store file.\n"
+                  "# TYPE databrain_store_bytes gauge\ndatabrain_store_bytes %lld\n",
                   (long long)st.st_size);
   long long rss = resident_bytes();
   if (rss >= 0)
-    db_buf_printf(out, "# HELP process_resident_memory_bytes Resident memory of the process.\n"
-                       "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %lld\n",
+    db_buf_printf(out,
+                  "# HELP process_resident_memory_bytes Resident memory of the process.\n"
+                  "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %lld\n",
                   rss);
-  db_buf_printf(out, "# HELP databrain_memory_allocated_bytes Bytes allocated through databrain's allocator.\n"
-                     "# TYPE databrain_memory_allocated_bytes gauge\ndatabrain_memory_allocated_bytes %zu\n",
+  db_buf_printf(out,
+                "# HELP databrain_memory_allocated_bytes Bytes allocated through databrain's allocator.\n"
+                "# TYPE databrain_memory_allocated_bytes gauge\ndatabrain_memory_allocated_bytes %zu\n",
                 db_mem_used());
 }

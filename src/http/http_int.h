@@ -65,7 +65,7 @@ struct db_app {
   pthread_mutex_t readers_lock;
   db_store **readers;
   size_t n_readers, cap_readers;
-  char *openapi;        /* the OpenAPI document, generated once */
+  char *openapi; /* the OpenAPI document, generated once */
   size_t openapi_len;
   db_metrics metrics;
 };

@@ -10,11 +10,16 @@
 
 static const char *perm_name(db_perm p) {
   switch (p) {
-    case DB_PERM_PUBLIC: return "public";
-    case DB_PERM_READ: return "read";
-    case DB_PERM_WRITE_DATA: return "write_data";
-    case DB_PERM_WRITE_CATALOG: return "write_catalog";
-    case DB_PERM_ADMIN: return "admin";
+    case DB_PERM_PUBLIC:
+      return "public";
+    case DB_PERM_READ:
+      return "read";
+    case DB_PERM_WRITE_DATA:
+      return "write_data";
+    case DB_PERM_WRITE_CATALOG:
+      return "write_catalog";
+    case DB_PERM_ADMIN:
+      return "admin";
   }
   return "unknown";
 }
@@ -27,8 +32,8 @@ static json_t *path_parameters(const char *pattern) {
   for (const char *p = strchr(pattern, '{'); p; p = strchr(p + 1, '{')) {
     const char *end = strchr(p, '}');
     if (!end) break;
-    json_array_append_new(params, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1, (size_t)(end - p - 1), "in",
-                                            "path", "required", 1, "schema", "type", "string"));
+    json_array_append_new(params, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1, (size_t)(end - p - 1),
+                                            "in", "path", "required", 1, "schema", "type", "string"));
   }
   return params;
 }
@@ -49,7 +54,8 @@ static json_t *responses(const db_route *r) {
   static const char *const errors[] = {"400", "401", "403", "404", "405", "413", "429", "500"};
   for (size_t i = 0; i < sizeof errors / sizeof *errors; i++) {
     if (strcmp(errors[i], "404") == 0 && !strchr(r->pattern, '{')) continue;
-    if ((strcmp(errors[i], "401") == 0 || strcmp(errors[i], "403") == 0) && r->perm == DB_PERM_PUBLIC) continue;
+    if ((strcmp(errors[i], "401") == 0 || strcmp(errors[i], "403") == 0) && r->perm == DB_PERM_PUBLIC)
+      continue;
     if (strcmp(errors[i], "413") == 0 && strcmp(r->method, "GET") == 0) continue;
     json_object_set_new(res, errors[i], ref("#/components/responses/Problem"));
   }
@@ -62,8 +68,10 @@ static json_t *operation(const db_route *r) {
   json_t *op = json_pack("{s:s,s:s,s:[s],s:s}", "operationId", r->name, "summary", r->summary, "tags", r->tag,
                          "x-permission", perm_name(r->perm));
   json_t *params = path_parameters(r->pattern);
-  if (json_array_size(params)) json_object_set_new(op, "parameters", params);
-  else json_decref(params);
+  if (json_array_size(params))
+    json_object_set_new(op, "parameters", params);
+  else
+    json_decref(params);
   json_object_set_new(op, "security", security(r->perm));
   json_object_set_new(op, "responses", responses(r));
   return op;
@@ -76,13 +84,13 @@ static json_t *components(void) {
       " s:{s:{s:s,s:[s,s,s],s:{s:{s:s,s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:{s:s,s:{s:{s:s},s:{s:s}}}}}}}}",
       "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer", "description",
       "An API token (databrain token create)", "cookieAuth", "type", "apiKey", "in", "cookie", "name",
-      "databrain_session", "description", "The dashboard session (POST /api/v1/login); unsafe methods need X-CSRF-Token",
-      "responses", "Problem", "description", "An RFC 9457 problem", "content", "application/problem+json",
-      "schema", ref("#/components/schemas/Problem"),
-      "schemas", "Problem", "type", "object", "required", "type", "title", "status", "properties", "type", "type",
-      "string", "format", "uri", "title", "type", "string", "status", "type", "integer", "detail", "type", "string",
-      "errors", "type", "array", "items", "type", "object", "properties", "path", "type", "string", "message",
-      "type", "string");
+      "databrain_session", "description",
+      "The dashboard session (POST /api/v1/login); unsafe methods need X-CSRF-Token", "responses", "Problem",
+      "description", "An RFC 9457 problem", "content", "application/problem+json", "schema",
+      ref("#/components/schemas/Problem"), "schemas", "Problem", "type", "object", "required", "type",
+      "title", "status", "properties", "type", "type", "string", "format", "uri", "title", "type", "string",
+      "status", "type", "integer", "detail", "type", "string", "errors", "type", "array", "items", "type",
+      "object", "properties", "path", "type", "string", "message", "type", "string");
 }
 
 char *db_openapi_generate(size_t *len) {
@@ -100,8 +108,8 @@ char *db_openapi_generate(size_t *len) {
     method[k] = '\0';
     json_object_set_new(item, method, operation(r));
   }
-  json_t *doc = json_pack("{s:s,s:{s:s,s:s,s:s,s:{s:s}},s:o,s:o}", "openapi", "3.1.0", "info", "title", "databrain",
-                          "version", "0.1.0", "description",
+  json_t *doc = json_pack("{s:s,s:{s:s,s:s,s:s,s:{s:s}},s:o,s:o}", "openapi", "3.1.0", "info", "title",
+                          "databrain", "version", "0.1.0", "description",
                           "The data brain of a city's operations center: catalog, data ingest and queries.",
                           "license", "name", "Apache-2.0", "paths", paths, "components", components());
   char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);

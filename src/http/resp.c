@@ -97,7 +97,8 @@ void db_resp_problem(db_resp *w, int status, const char *title, const char *deta
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
   if (!text) { /* titles and details are our own UTF-8 text: only memory can fail here */
-    static const char fallback[] = "{\"type\":\"" PROBLEM_TYPE_BASE "out-of-memory\",\"title\":\"out of memory\","
+    static const char fallback[] = "{\"type\":\"" PROBLEM_TYPE_BASE
+                                   "out-of-memory\",\"title\":\"out of memory\","
                                    "\"status\":503,\"detail\":\"out of memory\",\"errors\":[]}";
     resp_set(w, 503, "application/problem+json", fallback, sizeof fallback - 1);
     return;

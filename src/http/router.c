@@ -11,7 +11,8 @@
 #include "http/router.h"
 
 const db_route db_routes[] = {
-#define DB_ROUTE(method, path, handler, perm, tag, summary) {#method, path, handler, #handler, perm, tag, summary},
+#define DB_ROUTE(method, path, handler, perm, tag, summary) \
+  {#method, path, handler, #handler, perm, tag, summary},
 #include "http/routes.def"
 #undef DB_ROUTE
 };
@@ -45,8 +46,9 @@ static long decode(const char *s, size_t n, int plus_is_space, int strict_contro
       int hi = i + 1 < n ? hex_value((unsigned char)s[i + 1]) : -1;
       int lo = i + 2 < n ? hex_value((unsigned char)s[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
-        snprintf(why, DB_URI_WHY, "bad percent-encoding at byte %zu of %s ('%%' must be followed by two hex digits)",
-                 at, where);
+        snprintf(why, DB_URI_WHY,
+                 "bad percent-encoding at byte %zu of %s ('%%' must be followed by two hex digits)", at,
+                 where);
         return -1;
       }
       c = (unsigned char)(hi * 16 + lo);
@@ -155,8 +157,8 @@ int db_uri_parse(const char *path, size_t path_len, const char *query, size_t qu
   size_t max_segs = count_byte(path, path_len, '/');
   size_t max_params = query_len ? count_byte(query, query_len, '&') + 1 : 0;
   /* pointer arrays first (aligned), then the decoded path, the segments and the query strings */
-  size_t size = max_segs * sizeof(char *) + max_params * sizeof(db_query_param) + 2 * (path_len + 1) + query_len +
-                2 * max_params + 1;
+  size_t size = max_segs * sizeof(char *) + max_params * sizeof(db_query_param) + 2 * (path_len + 1) +
+                query_len + 2 * max_params + 1;
   char *mem = db_malloc(size);
   const char **segs = (const char **)(void *)mem;
   db_query_param *params = (db_query_param *)(void *)(mem + max_segs * sizeof(char *));

@@ -19,7 +19,7 @@ struct db_route {
   const char *method;  /* "GET" */
   const char *pattern; /* "/api/v1/series/{indicator}/{orgunit}" */
   int (*handler)(db_req *r, db_resp *w);
-  const char *name;    /* the handler's name: the OpenAPI operationId */
+  const char *name; /* the handler's name: the OpenAPI operationId */
   db_perm perm;
   const char *tag, *summary;
 };
@@ -32,12 +32,12 @@ typedef struct db_query_param {
 } db_query_param;
 
 typedef struct db_uri {
-  const char *path;           /* the decoded path, "/" joined segments */
-  const char **segs;          /* the decoded segments ("/a/b" -> "a", "b"; "/" -> none) */
+  const char *path;  /* the decoded path, "/" joined segments */
+  const char **segs; /* the decoded segments ("/a/b" -> "a", "b"; "/" -> none) */
   size_t n_segs;
-  db_query_param *query;      /* in request order; duplicates kept */
+  db_query_param *query; /* in request order; duplicates kept */
   size_t n_query;
-  void *mem;                  /* owns everything above */
+  void *mem; /* owns everything above */
 } db_uri;
 
 #define DB_URI_WHY 160 /* size of the fault message buffer */

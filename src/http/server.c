@@ -3,12 +3,13 @@
  * One daemon with an internal thread pool (epoll per worker, keep-alive). For each request:
  *   1. the raw request target arrives first (URI log callback): it starts the request's state;
  *   2. once the headers are in (first access-handler call), `prepare` decides everything that does not
- *      need the body: the size of the headers is checked (431; libmicrohttpd itself refuses headers
- *      that do not fit the connection's memory, max_header_bytes + 16 KiB), the target is parsed (400), the caller authenticated (401 for a bad bearer token),
- *      rate-limited (429), routed (404, 405), the declared body size checked (413), the permission
- *      (401 anonymous / 403 authenticated) and the CSRF token of a session's unsafe method (403)
- *      checked. A refusal is answered at once when a large or chunked body follows (libmicrohttpd then
- *      discards the rest of the request and closes the connection), else at the end of the request;
+ *      need the body: the size of the headers is checked (431; libmicrohttpd itself refuses headers that
+ *      do not fit the connection's memory, max_header_bytes + 16 KiB), the target is parsed (400), the
+ *      caller authenticated (401 for a bad bearer token), rate-limited (429), routed (404, 405), the
+ *      declared body size checked (413), the permission (401 anonymous / 403 authenticated) and the CSRF
+ *      token of a session's unsafe method (403) checked. A refusal is answered at once when a large or
+ *      chunked body follows (libmicrohttpd then discards the rest of the request and closes the
+ *      connection), else at the end of the request;
  *   3. body chunks are accumulated up to max_body_bytes (a chunked body that grows beyond is counted,
  *      not kept, and answered 413);
  *   4. the complete request goes to the route's handler with this thread's read handle and the current
@@ -37,9 +38,9 @@
 
 #define SESSION_COOKIE "databrain_session"
 #define CONNECTION_LIMIT 1024
-#define PER_IP_CONNECTION_LIMIT 256  /* one address cannot take every connection */
-#define RATE_BUCKETS_MAX 100000      /* beyond, the rate table starts afresh (memory stays bounded) */
-#define SMALL_BODY 65536             /* a refused request's body up to this size is read and dropped */
+#define PER_IP_CONNECTION_LIMIT 256 /* one address cannot take every connection */
+#define RATE_BUCKETS_MAX 100000     /* beyond, the rate table starts afresh (memory stays bounded) */
+#define SMALL_BODY 65536            /* a refused request's body up to this size is read and dropped */
 
 typedef struct rate_bucket {
   double tokens;
@@ -59,20 +60,20 @@ typedef struct server {
 
 /* The state of one request, from its first line to its completion. */
 typedef struct request {
-  db_exchange ex;     /* what db_req->conn points at */
-  char *target;       /* the raw request target */
+  db_exchange ex; /* what db_req->conn points at */
+  char *target;   /* the raw request target */
   int64_t start_us;
-  int started;        /* the access handler has seen the headers */
-  int route_index;    /* -1 until routed */
+  int started;     /* the access handler has seen the headers */
+  int route_index; /* -1 until routed */
   const char *params[DB_HTTP_MAX_PARAMS];
   db_principal who;
-  int authenticated;  /* who comes from a valid token or session */
+  int authenticated; /* who comes from a valid token or session */
   db_store *store;
   char client[INET6_ADDRSTRLEN];
   char content_type[128];
   db_buf body;
-  size_t received;    /* body bytes received, kept or not */
-  db_resp refusal;    /* an answer decided before the handler ran (status 0: none) */
+  size_t received; /* body bytes received, kept or not */
+  db_resp refusal; /* an answer decided before the handler ran (status 0: none) */
 } request;
 
 static int64_t now_us(void) {
@@ -114,8 +115,10 @@ static int rate_take(server *srv, const char *key, unsigned rate, unsigned *retr
   b->tokens = fmin((double)rate, b->tokens + (double)(now - b->last_us) / 1e6 * rate);
   b->last_us = now;
   ok = b->tokens >= 1.0;
-  if (ok) b->tokens -= 1.0;
-  else *retry_after = (unsigned)ceil((1.0 - b->tokens) / rate);
+  if (ok)
+    b->tokens -= 1.0;
+  else
+    *retry_after = (unsigned)ceil((1.0 - b->tokens) / rate);
   pthread_mutex_unlock(&srv->rate_lock);
   if (!ok && *retry_after < 1) *retry_after = 1;
   return ok;
@@ -167,7 +170,8 @@ static int authenticate(request *rq, struct MHD_Connection *c) {
   const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
   if (authz) {
     if (strncasecmp(authz, "Bearer ", 7) != 0 || !authz[7]) {
-      db_resp_problem(&rq->refusal, 401, "unauthorized", "the Authorization header must be 'Bearer <token>'", NULL);
+      db_resp_problem(&rq->refusal, 401, "unauthorized", "the Authorization header must be 'Bearer <token>'",
+                      NULL);
       return 401;
     }
     const char *token = authz + 7;
@@ -175,7 +179,8 @@ static int authenticate(request *rq, struct MHD_Connection *c) {
     int err = db_auth_token_check(rq->store, token, &rq->who);
     if (err == DB_EPERM || err == DB_EINVAL || err == DB_ENOTFOUND) {
       db_principal_anonymous(&rq->who);
-      db_resp_problem(&rq->refusal, 401, "unauthorized", "the bearer token is unknown, expired or revoked", NULL);
+      db_resp_problem(&rq->refusal, 401, "unauthorized", "the bearer token is unknown, expired or revoked",
+                      NULL);
       return 401;
     }
     if (err) {
@@ -217,7 +222,8 @@ static int answer_before_body(struct MHD_Connection *c) {
          MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
-static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *name, const char *value) {
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *name,
+                                       const char *value) {
   *(size_t *)cls += strlen(name) + (value ? strlen(value) : 0) + 4; /* "name: value\r\n" */
   return MHD_YES;
 }
@@ -236,8 +242,8 @@ static int check_head(server *srv, request *rq, struct MHD_Connection *c) {
   size_t head = header_bytes(rq, c), limit = srv->app->cfg.max_header_bytes;
   if (head > limit) {
     char detail[128];
-    snprintf(detail, sizeof detail, "the request target and headers (%zu bytes) exceed the limit of %zu bytes", head,
-             limit);
+    snprintf(detail, sizeof detail,
+             "the request target and headers (%zu bytes) exceed the limit of %zu bytes", head, limit);
     db_resp_problem(&rq->refusal, 431, "request header fields too large", detail, NULL);
     return 1;
   }
@@ -252,9 +258,11 @@ static int check_head(server *srv, request *rq, struct MHD_Connection *c) {
 /* A token from the caller's bucket: its token or session's when authenticated, else its address's
  * (429 with Retry-After; it replaces an authentication refusal). */
 static int check_rate(server *srv, request *rq) {
-  unsigned rate = rq->authenticated ? srv->app->cfg.rate_per_token : srv->app->cfg.rate_per_address, retry_after;
+  unsigned rate = rq->authenticated ? srv->app->cfg.rate_per_token : srv->app->cfg.rate_per_address,
+           retry_after;
   char key[sizeof rq->who.name + 8];
-  snprintf(key, sizeof key, "%s:%s", rq->authenticated ? "who" : "addr", rq->authenticated ? rq->who.name : rq->client);
+  snprintf(key, sizeof key, "%s:%s", rq->authenticated ? "who" : "addr",
+           rq->authenticated ? rq->who.name : rq->client);
   if (rate_take(srv, key, rate, &retry_after)) return 0;
   char detail[128], seconds[16];
   snprintf(detail, sizeof detail, "more than %u requests per second; retry in %u s", rate, retry_after);
@@ -378,7 +386,8 @@ static int etag_matches(const char *header, const char *etag) {
 }
 
 /* Sends w (status, media type, headers, body; an ETag and 304 for GET) and counts it. */
-static enum MHD_Result answer(server *srv, request *rq, struct MHD_Connection *c, const char *method, db_resp *w) {
+static enum MHD_Result answer(server *srv, request *rq, struct MHD_Connection *c, const char *method,
+                              db_resp *w) {
   int status = w->status;
   char etag[24] = "";
   int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -388,7 +397,8 @@ static enum MHD_Result answer(server *srv, request *rq, struct MHD_Connection *c
     if (inm && etag_matches(inm, etag)) status = 304;
   }
   struct MHD_Response *resp;
-  if (status == 304 || !w->body.len) {
+  int has_body = status != 304 && w->body.len > 0;
+  if (!has_body) {
     resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   } else {
     size_t len = w->body.len;
@@ -397,7 +407,9 @@ static enum MHD_Result answer(server *srv, request *rq, struct MHD_Connection *c
     if (!resp) db_free(body);
   }
   if (!resp) return MHD_NO;
-  if (status != 304 && w->content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, w->content_type);
+  if (status != 304 && (w->content_type || has_body))
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            w->content_type ? w->content_type : "application/octet-stream");
   if (etag[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   for (size_t i = 0; i < w->n_headers; i++) {
@@ -465,7 +477,8 @@ static void *on_target(void *cls, const char *uri, struct MHD_Connection *c) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+                                  const char *version, const char *upload, size_t *upload_size,
+                                  void **con_cls) {
   server *srv = cls;
   request *rq = *con_cls;
   if (!rq) return MHD_NO; /* cannot happen: on_target made it */
@@ -480,7 +493,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rq->refusal.status) {
       if (rq->received > srv->app->cfg.max_body_bytes) {
         char detail[128];
-        snprintf(detail, sizeof detail, "the body exceeds the limit of %zu bytes", srv->app->cfg.max_body_bytes);
+        snprintf(detail, sizeof detail, "the body exceeds the limit of %zu bytes",
+                 srv->app->cfg.max_body_bytes);
         db_buf_free(&rq->body);
         db_resp_problem(&rq->refusal, 413, "content too large", detail, NULL);
       } else {
@@ -494,7 +508,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   return dispatch(srv, rq, c, method);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
   server *srv = cls;
   request *rq = *con_cls;
   if (!rq) return;
@@ -536,14 +551,16 @@ static int read_file(const char *path, char **out, db_diag *d) {
 static int parse_listen(const char *listen, struct sockaddr_storage *addr, char host[256], db_diag *d) {
   const char *colon = strrchr(listen, ':');
   if (!colon || colon == listen || !colon[1])
-    return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "--listen '%s': expected HOST:PORT (127.0.0.1:8080)", listen);
+    return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "--listen '%s': expected HOST:PORT (127.0.0.1:8080)",
+                       listen);
   size_t hlen = (size_t)(colon - listen);
   const char *h = listen;
   if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') h++, hlen -= 2;
   if (hlen >= 256) return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "--listen '%s': host too long", listen);
   memcpy(host, h, hlen);
   host[hlen] = '\0';
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV},
+                  *res;
   int rc = getaddrinfo(host, colon + 1, &hints, &res);
   if (rc) return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "--listen '%s': %s", listen, gai_strerror(rc));
   memcpy(addr, res->ai_addr, res->ai_addrlen);
@@ -552,8 +569,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *addr, char 
 }
 
 /* Starts the daemon: a thread pool with epoll, the limits of cfg, TLS when cert and key are given. */
-static struct MHD_Daemon *start_daemon(server *srv, const db_server_config *cfg, struct sockaddr_storage *addr,
-                                       const char *cert, const char *key) {
+static struct MHD_Daemon *start_daemon(server *srv, const db_server_config *cfg,
+                                       struct sockaddr_storage *addr, const char *cert, const char *key) {
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   if (addr->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   if (cert) flags |= MHD_USE_TLS;
@@ -562,13 +579,15 @@ static struct MHD_Daemon *start_daemon(server *srv, const db_server_config *cfg,
       {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key},
       {MHD_OPTION_END, 0, NULL},
   };
-  return MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
-      MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes + (size_t)16384, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_CONNECTION_LIMIT,
-      MHD_OPTION_URI_LOG_CALLBACK, on_target, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+  /* the logger comes first, so that it sees the complaints about the other options */
+  return MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE,
+                          cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s,
+                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes + (size_t)16384,
+                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_CONNECTION_LIMIT,
+                          MHD_OPTION_URI_LOG_CALLBACK, on_target, srv, MHD_OPTION_NOTIFY_COMPLETED,
+                          on_completed, srv, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 }
 
 /* Stops accepting, waits for the requests in flight (at most grace_s seconds, so that a stuck client
@@ -587,7 +606,8 @@ static void stop_gracefully(server *srv, unsigned grace_s, const sigset_t *stop_
       break;
     }
   MHD_stop_daemon(srv->daemon);
-  while (sigtimedwait(stop_signals, NULL, &none) > 0) {} /* stop signals that came late are answered */
+  while (sigtimedwait(stop_signals, NULL, &none) > 0) {
+  } /* stop signals that came late are answered */
 }
 
 int db_server_run(const db_server_config *given, db_diag *d) {
@@ -617,8 +637,8 @@ int db_server_run(const db_server_config *given, db_diag *d) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
   srv.daemon = start_daemon(&srv, &cfg, &addr, cert, key);
   if (!srv.daemon) {
-    err = db_diag_add(d, 0, 0, NULL, DB_EIO, "cannot serve on %s (address in use or not allowed%s)", cfg.listen,
-                      cert ? ", or a bad TLS certificate or key" : "");
+    err = db_diag_add(d, 0, 0, NULL, DB_EIO, "cannot serve on %s (address in use or not allowed%s)",
+                      cfg.listen, cert ? ", or a bad TLS certificate or key" : "");
     goto unmask;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -146,6 +146,11 @@
     "SELECT h.value, h.status, h.rev, h.seq, b.received_ms FROM obs_history h"                               \
     " JOIN batch b ON b.seq = h.seq WHERE h.series_id = ?1 AND h.period = ?2 AND b.received_ms <= ?3"        \
     " ORDER BY h.rev DESC LIMIT 1")                                                                          \
+  X(ST_OBS_SERIES,                                                                                           \
+    "SELECT s.id, s.indicator_id, s.orgunit_id, s.dimkey, o.period, o.value, o.status, o.rev, o.seq,"        \
+    " b.received_ms FROM series s CROSS JOIN obs o ON o.series_id = s.id JOIN batch b ON b.seq = o.seq"      \
+    " WHERE s.indicator_id = ?1 AND s.orgunit_id = ?2 AND o.period >= ?3 AND o.period <= ?4"                 \
+    " ORDER BY s.dimkey, o.period")                                                                          \
   X(ST_OBS_HISTORY,                                                                                          \
     "SELECT s.id, s.indicator_id, s.orgunit_id, s.dimkey, o.period, o.value, o.status, o.rev, o.seq,"        \
     " b.received_ms FROM (SELECT * FROM obs_history WHERE series_id = ?1 AND period = ?2"                    \
@@ -1172,14 +1177,37 @@ static int as_of(db_sqlite *s, int64_t as_of_ms, db_obs_row *row, int *found) {
   return e == SQLITE_ROW || e == SQLITE_DONE ? DB_OK : map_rc(e);
 }
 
-static int sq_obs_read(db_store *store, const db_obs_filter *f, db_obs_cb cb, void *ctx) {
-  db_sqlite *s = handle(store);
+/* The statement of a filtered read, with its parameters bound: the cached one for a single series (one
+ * indicator at one unit: the series route and the CLI's series query, read often), else one prepared for
+ * the call (*owned = 1: the caller finalizes it). */
+static sqlite3_stmt *read_stmt(db_sqlite *s, const db_obs_filter *f, int *owned, int *rc) {
+  if (f->n_indicators == 1 && f->n_orgunits == 1 && f->indicators && f->orgunits) {
+    sqlite3_stmt *st = stmt(s, ST_OBS_SERIES, rc);
+    if (!st) return NULL;
+    sqlite3_bind_int64(st, 1, f->indicators[0]);
+    sqlite3_bind_int64(st, 2, f->orgunits[0]);
+    sqlite3_bind_int64(st, 3, f->period_from ? f->period_from : 0);
+    sqlite3_bind_int64(st, 4, f->period_to ? f->period_to : INT64_MAX);
+    *owned = 0;
+    return st;
+  }
   char *sql = read_sql(f);
   sqlite3_stmt *st = NULL;
   int e = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
   db_free(sql);
-  if (e != SQLITE_OK) return map_rc(e);
-  int rc = DB_OK;
+  if (e != SQLITE_OK) {
+    *rc = map_rc(e);
+    return NULL;
+  }
+  *owned = 1;
+  return st;
+}
+
+static int sq_obs_read(db_store *store, const db_obs_filter *f, db_obs_cb cb, void *ctx) {
+  db_sqlite *s = handle(store);
+  int rc = DB_OK, owned, e;
+  sqlite3_stmt *st = read_stmt(s, f, &owned, &rc);
+  if (!st) return rc;
   while ((e = sqlite3_step(st)) == SQLITE_ROW) {
     db_obs_row row = obs_row(st);
     int found = 1;
@@ -1191,7 +1219,8 @@ static int sq_obs_read(db_store *store, const db_obs_filter *f, db_obs_cb cb, vo
     }
   }
   if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
-  sqlite3_finalize(st);
+  if (owned) sqlite3_finalize(st);
+  else sqlite3_reset(st);
   return rc;
 }
 

@@ -420,6 +420,8 @@ static void test_rollup_wavg(void **state) {
   assert_cell(rollup1(v, "PRICE", NULL, "79", "2025-05"), 5, 1, 1);
   /* the same values unweighted */
   assert_cell(rollup_as1(v, "PRICE", "79", DB_AGG_AVG, "2025-08"), 70.0 / 3, 3, 3);
+  /* an indicator without a weight indicator: nothing counts */
+  assert_cell(rollup_as1(v, "WASTE", "79", DB_AGG_WAVG, "2025-11"), NAN, 0, 3);
   db_cube_release(v);
 }
 
@@ -554,6 +556,13 @@ static void test_bad_input(void **state) {
   assert_int_equal(db_cube_rollup(v, waste, NULL, -1, &month, 1, &c), DB_EINVAL);
   assert_int_equal(db_cube_rollup(v, waste, NULL, w1, &year, 1, &c), DB_EINVAL);
   assert_int_equal(db_cube_rebase(v, waste, NULL, w1, &year, 1, &c), DB_EINVAL);
+  db_period absurd = month;
+  absurd.ord = INT64_MAX - 3;
+  assert_int_equal(db_cube_series(v, waste, NULL, w1, &absurd, 1, x), DB_EINVAL);
+  /* the hours of 150 plans of 50 years (65 M sub-periods) are refused, not allocated */
+  db_period plan = per("2021/P50Y");
+  db_cube_cell many[150];
+  assert_int_equal(db_cube_rollup_time(v, ind_of(v, "HOURLY"), NULL, w1, &plan, 150, many), DB_ETOOBIG);
   assert_int_equal(db_cube_top(v, waste, NULL, bad, 1, &month, &month, DB_CUBE_LEVEL, 0, 1, NULL), DB_EINVAL);
   assert_int_equal(db_cube_top(v, waste, NULL, &w1, 1, &month, &year, DB_CUBE_GROWTH, 0, 1, NULL), DB_EINVAL);
   assert_int_equal(db_cube_indicator_index(v, "NOPE"), -1);
@@ -571,6 +580,49 @@ static void test_bad_input(void **state) {
   assert_null(cube);
   assert_problems(&d, "the catalog must be linked (db_catalog_link) before a cube is built on it\n");
   db_diag_free(&d);
+}
+
+/* A catalog older than the store's data, and a period of the wrong type written past the ingest path:
+ * the cube refuses to open and says why. */
+static void test_open_refuses_mismatch(void **state) {
+  fixture *f = *state;
+  db_store *s = f->store;
+  assert_int_equal(db_store_begin(s, 0), 0);
+  put_unit(s, "W5", "79", DB_OU_WARD, "2025-07-01", NULL);
+  assert_int_equal(db_store_commit(s), 0);
+  db_catalog fresh;
+  load_catalog(s, &fresh);
+  obs_def late[] = {{"WASTE", "W5", "", "2025-12", 1}};
+  write_obs(s, &fresh, late, 1);
+  /* a year key in the monthly WASTE series of W1 */
+  db_batch_info info = {NULL, "test", "tester", 0};
+  int64_t seq = 0, series = 0;
+  assert_int_equal(db_store_begin(s, 0), 0);
+  assert_int_equal(db_store_batch_begin(s, &info, &seq), 0);
+  db_series se = {0, db_catalog_indicator(&fresh, "RATE")->id, db_catalog_unit(&fresh, "W2")->id, ""};
+  assert_int_equal(db_store_put_series(s, &se), 0);
+  series = se.id;
+  db_period year = per("2025");
+  db_obs o = {series, db_period_key(&year), 1, DB_STATUS_OFFICIAL};
+  db_obs_outcome out;
+  assert_int_equal(db_store_obs_write(s, seq, &o, 1, &out), 0);
+  db_batch_summary sum = {seq, 1, 0, 0, NULL};
+  assert_int_equal(db_store_batch_finish(s, &sum), 0);
+  assert_int_equal(db_store_commit(s), 0);
+
+  db_cube *cube = NULL;
+  db_diag d = DB_DIAG_INIT;
+  assert_int_equal(db_cube_open(s, &f->cat, &cube, &d), DB_EINVAL); /* the fixture's catalog lacks W5 */
+  assert_null(cube);
+  char *text = problems(&d);
+  assert_non_null(strstr(text, "unknown org unit id"));
+  assert_non_null(strstr(text, ": period 2025 is not a month of indicator RATE\n"));
+  free(text);
+  db_diag_clear(&d);
+  assert_int_equal(db_cube_open(s, &fresh, &cube, &d), DB_EINVAL); /* W5 is known now; the year is not */
+  assert_problems(&d, "observation 25: period 2025 is not a month of indicator RATE\n");
+  db_diag_free(&d);
+  db_catalog_free(&fresh);
 }
 
 /* ---------- change sets ---------- */
@@ -1068,6 +1120,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rebase, setup, teardown),
       cmocka_unit_test_setup_teardown(test_top, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_open_refuses_mismatch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_apply_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_apply_shapes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_apply_refuses_bad_rows, setup, teardown),

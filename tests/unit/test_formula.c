@@ -129,15 +129,15 @@ static void test_lexer_tokens_and_columns(void **state) {
     const char *text;
     int column;
   } want[] = {
-      {DB_FTOK_NAME, "CPI", 1},       {DB_FTOK_LBRACKET, "[", 4}, {DB_FTOK_NAME, "SEX", 5},
-      {DB_FTOK_ASSIGN, "=", 8},       {DB_FTOK_CODE, "F", 9},     {DB_FTOK_COMMA, ",", 10},
-      {DB_FTOK_NAME, "AGE", 12},      {DB_FTOK_ASSIGN, "=", 15},  {DB_FTOK_CODE, "Y0T14", 16},
-      {DB_FTOK_RBRACKET, "]", 21},    {DB_FTOK_AT, "@", 22},      {DB_FTOK_CODE, "79", 23},
-      {DB_FTOK_GE, ">=", 26},         {DB_FTOK_NUMBER, "1.5e2", 29}, {DB_FTOK_STAR, "*", 34},
-      {DB_FTOK_LPAREN, "(", 35},      {DB_FTOK_NAME, "x_1", 36},  {DB_FTOK_RPAREN, ")", 39},
-      {DB_FTOK_NE, "!=", 40},         {DB_FTOK_NUMBER, "2", 42},  {DB_FTOK_AND, "and", 44},
-      {DB_FTOK_NOT, "not", 48},       {DB_FTOK_NAME, "isnull", 52}, {DB_FTOK_LPAREN, "(", 58},
-      {DB_FTOK_NAME, "Y", 59},        {DB_FTOK_RPAREN, ")", 60},  {DB_FTOK_END, "", 61},
+      {DB_FTOK_NAME, "CPI", 1},    {DB_FTOK_LBRACKET, "[", 4},    {DB_FTOK_NAME, "SEX", 5},
+      {DB_FTOK_ASSIGN, "=", 8},    {DB_FTOK_CODE, "F", 9},        {DB_FTOK_COMMA, ",", 10},
+      {DB_FTOK_NAME, "AGE", 12},   {DB_FTOK_ASSIGN, "=", 15},     {DB_FTOK_CODE, "Y0T14", 16},
+      {DB_FTOK_RBRACKET, "]", 21}, {DB_FTOK_AT, "@", 22},         {DB_FTOK_CODE, "79", 23},
+      {DB_FTOK_GE, ">=", 26},      {DB_FTOK_NUMBER, "1.5e2", 29}, {DB_FTOK_STAR, "*", 34},
+      {DB_FTOK_LPAREN, "(", 35},   {DB_FTOK_NAME, "x_1", 36},     {DB_FTOK_RPAREN, ")", 39},
+      {DB_FTOK_NE, "!=", 40},      {DB_FTOK_NUMBER, "2", 42},     {DB_FTOK_AND, "and", 44},
+      {DB_FTOK_NOT, "not", 48},    {DB_FTOK_NAME, "isnull", 52},  {DB_FTOK_LPAREN, "(", 58},
+      {DB_FTOK_NAME, "Y", 59},     {DB_FTOK_RPAREN, ")", 60},     {DB_FTOK_END, "", 61},
   };
   db_ftoken *toks;
   size_t n;
@@ -148,7 +148,8 @@ static void test_lexer_tokens_and_columns(void **state) {
     if (toks[k].kind != want[k].kind || toks[k].column != want[k].column || toks[k].line != 1 ||
         toks[k].len != strlen(want[k].text) || memcmp(text + toks[k].offset, want[k].text, toks[k].len) != 0)
       fail_msg("token %zu: kind %d column %d '%.*s', expected kind %d column %d '%s'", k, toks[k].kind,
-               toks[k].column, (int)toks[k].len, text + toks[k].offset, want[k].kind, want[k].column, want[k].text);
+               toks[k].column, (int)toks[k].len, text + toks[k].offset, want[k].kind, want[k].column,
+               want[k].text);
   }
   assert_true(toks[13].number == 150);
   assert_true(toks[19].number == 2);
@@ -196,7 +197,8 @@ static void test_lexer_errors(void **state) {
       {"Gi\xc3\xa1", "column 3: unexpected byte 0xC3"},
       {"A\n + $", "line 2, column 4: unexpected character '$'"},
   };
-  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) assert_refused(cases[k].text, DB_EINVAL, cases[k].problem);
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+    assert_refused(cases[k].text, DB_EINVAL, cases[k].problem);
 
   /* a NUL byte is a byte like any other, not the end of the formula */
   db_diag d = DB_DIAG_INIT;
@@ -232,7 +234,8 @@ static void test_precedence(void **state) {
   assert_string_equal(tree("A or B and C"), "(or A (and B C))");
   assert_string_equal(tree("not not A"), "(not (not A))");
   assert_string_equal(tree("100 * yoy(CPI[SEX=F, AGE=Y0T14]@79)"), "(* 100 (yoy CPI[SEX=F,AGE=Y0T14]@79))");
-  assert_string_equal(tree("if(A >= 1, lag(A, 12), coalesce(B, 0))"), "(if (>= A 1) (lag A 12) (coalesce B 0))");
+  assert_string_equal(tree("if(A >= 1, lag(A, 12), coalesce(B, 0))"),
+                      "(if (>= A 1) (lag A 12) (coalesce B 0))");
   assert_string_equal(tree("f()"), "(f)");
   assert_string_equal(tree("0.25 + 1e3"), "(+ 0.25 1000)");
 }
@@ -247,8 +250,10 @@ static void test_syntax_errors(void **state) {
       {"1 + * 2", "column 5: expected a value, found '*'"},
       {"(1 + 2", "column 7: expected ')' to close the '(' at column 1, found end of formula"},
       {"(1 + 2 3)", "column 8: expected ')' to close the '(' at column 1, found '3'"},
-      {"yoy(CPI", "column 8: expected ',' or ')' after argument 1 of yoy (opened at column 4), found end of formula"},
-      {"lag(CPI 12)", "column 9: expected ',' or ')' after argument 1 of lag (opened at column 4), found '12'"},
+      {"yoy(CPI",
+       "column 8: expected ',' or ')' after argument 1 of yoy (opened at column 4), found end of formula"},
+      {"lag(CPI 12)",
+       "column 9: expected ',' or ')' after argument 1 of lag (opened at column 4), found '12'"},
       {"min(A,)", "column 7: expected a value, found ')'"},
       {"1 < 2 < 3", "column 7: comparisons do not chain: combine them with 'and'"},
       {"A == B != C", "column 8: comparisons do not chain: combine them with 'and'"},
@@ -259,15 +264,18 @@ static void test_syntax_errors(void **state) {
       {"(A + 1 @79", "column 8: '@' pins an indicator to a unit: write it right after the indicator code"},
       {"(A + B[SEX=F] @79", "column 18: expected ')' to close the '(' at column 1, found end of formula"},
       {"CPI 2", "column 5: expected an operator or the end of the formula, found '2'"},
-      {"CPI VERY_LONG_NAME_OF_AN_INDICATOR_X", "column 5: expected an operator or the end of the formula, found "
-                                               "'VERY_LONG_NAME_OF_AN_IND...'"},
+      {"CPI VERY_LONG_NAME_OF_AN_INDICATOR_X",
+       "column 5: expected an operator or the end of the formula, found "
+       "'VERY_LONG_NAME_OF_AN_IND...'"},
       {"X[]", "column 3: expected a dimension code in the selection opened at column 2, found ']'"},
       {"X[SEX F]", "column 7: expected '=' after dimension SEX, found 'F'"},
-      {"X[SEX=F AGE=Y0T14]", "column 9: expected ',' or ']' in the selection opened at column 2, found 'AGE'"},
+      {"X[SEX=F AGE=Y0T14]",
+       "column 9: expected ',' or ']' in the selection opened at column 2, found 'AGE'"},
       {"X[SEX=F", "column 8: expected ',' or ']' in the selection opened at column 2, found end of formula"},
       {"A +\n  )", "line 2, column 3: expected a value, found ')'"},
   };
-  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) assert_refused(cases[k].text, DB_EINVAL, cases[k].problem);
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+    assert_refused(cases[k].text, DB_EINVAL, cases[k].problem);
 }
 
 static void test_depth_limits(void **state) {
@@ -285,6 +293,26 @@ static void test_depth_limits(void **state) {
   char *minus = repeat("-", 300, "1", "");
   assert_refused(minus, DB_EINVAL, "column 257: formula nested deeper than 256 levels");
   db_free(minus);
+  /* wide is fine: a call with 7000 arguments, a selection of 5000 items (each reported only while
+   * the list of problems has room) */
+  db_buf b = DB_BUF_INIT;
+  db_buf_puts(&b, "coalesce(1 / 0, ");
+  for (int i = 0; i < 7000; i++) db_buf_puts(&b, "RETAIL, ");
+  db_buf_puts(&b, "7)");
+  db_formula *f = compile(db_buf_str(&b));
+  const char *const *deps;
+  assert_int_equal(db_formula_deps(f, &deps), 1);
+  db_formula_free(f);
+  db_buf_clear(&b);
+  db_buf_puts(&b, "LABOUR[SEX=F");
+  for (int i = 0; i < 5000; i++) db_buf_puts(&b, ", SEX=M");
+  db_buf_puts(&b, "]");
+  db_diag d = DB_DIAG_INIT;
+  assert_int_equal(db_formula_compile(db_buf_str(&b), b.len, &cat, &f, &d), DB_EINVAL);
+  assert_int_equal(db_diag_total(&d), 5000);
+  assert_string_equal(d.items[0].message, "dimension SEX selected twice");
+  db_diag_free(&d);
+  db_buf_free(&b);
   char *calls = repeat("abs(", 300, "CPI", ")");
   assert_refused(calls, DB_EINVAL, "column 1025: formula nested deeper than 256 levels");
   db_free(calls);
@@ -299,12 +327,14 @@ static void test_type_errors(void **state) {
       {"100 * yoy(retail)", "column 11: unknown indicator 'retail' (did you mean RETAIL?)"},
       {"BUDGET_RVE", "column 1: unknown indicator 'BUDGET_RVE' (did you mean BUDGET_REV?)"},
       {"ZZZ + 1", "column 1: unknown indicator 'ZZZ'"},
-      {"CPII + RETAL", "column 1: unknown indicator 'CPII' (did you mean CPI?)\n"
-                       "column 8: unknown indicator 'RETAL' (did you mean RETAIL?)"},
+      {"CPII + RETAL",
+       "column 1: unknown indicator 'CPII' (did you mean CPI?)\n"
+       "column 8: unknown indicator 'RETAL' (did you mean RETAIL?)"},
       {"yoyy(CPI)", "column 1: unknown function 'yoyy' (did you mean yoy?)"},
       {"YOY(CPI)", "column 1: unknown function 'YOY' (did you mean yoy?)"},
-      {"pct_chnage(CPII)", "column 1: unknown function 'pct_chnage' (did you mean pct_change?)\n"
-                           "column 12: unknown indicator 'CPII' (did you mean CPI?)"},
+      {"pct_chnage(CPII)",
+       "column 1: unknown function 'pct_chnage' (did you mean pct_change?)\n"
+       "column 12: unknown indicator 'CPII' (did you mean CPI?)"},
       {"CPI(1)", "column 1: unknown function 'CPI' (CPI is an indicator: write it without (...))"},
       {"yoy + 1", "column 1: unknown indicator 'yoy' (yoy is a function: call it with (...))"},
       {"yoy(CPI, 2)", "column 1: yoy takes 1 argument, got 2"},
@@ -313,10 +343,14 @@ static void test_type_errors(void **state) {
       {"min(CPI)", "column 1: min takes 2 or more arguments, got 1"},
       {"round(CPI, 1, 2)", "column 1: round takes 1 or 2 arguments, got 3"},
       {"if(CPI > 1, 2)", "column 1: if takes 3 arguments, got 2"},
-      {"lag(CPI, 1.5)", "column 10: argument 2 of lag must be a constant whole number from -100000 to 100000"},
-      {"lag(CPI, RETAIL)", "column 10: argument 2 of lag must be a constant whole number from -100000 to 100000"},
-      {"lag(CPI, 100001)", "column 10: argument 2 of lag must be a constant whole number from -100000 to 100000"},
-      {"pct_change(CPI, 0)", "column 17: argument 2 of pct_change must be a constant whole number from 1 to 100000"},
+      {"lag(CPI, 1.5)",
+       "column 10: argument 2 of lag must be a constant whole number from -100000 to 100000"},
+      {"lag(CPI, RETAIL)",
+       "column 10: argument 2 of lag must be a constant whole number from -100000 to 100000"},
+      {"lag(CPI, 100001)",
+       "column 10: argument 2 of lag must be a constant whole number from -100000 to 100000"},
+      {"pct_change(CPI, 0)",
+       "column 17: argument 2 of pct_change must be a constant whole number from 1 to 100000"},
       {"round(CPI, 11)", "column 12: argument 2 of round must be a constant whole number from -10 to 10"},
       {"goalpost(CPI, 0, RETAIL)", "column 18: argument 3 of goalpost must be a constant number"},
       {"goalpost(CPI, 1 / 0, 5)", "column 15: argument 2 of goalpost must be a constant number"},
@@ -332,14 +366,17 @@ static void test_type_errors(void **state) {
       {"CPI > 1 or 2", "column 9: 'or' needs booleans, but its right side is a number"},
       {"not CPI", "column 1: 'not' needs a boolean, not a number"},
       {"-isnull(CPI)", "column 1: '-' needs a number, not a boolean"},
-      {"if(CPI, 1, 2)", "column 4: argument 1 of if must be a boolean (a comparison, isnull(), and, or, not)"},
+      {"if(CPI, 1, 2)",
+       "column 4: argument 1 of if must be a boolean (a comparison, isnull(), and, or, not)"},
       {"if(CPI > 1, 1, CPI < 2)", "column 1: the branches of if must both be numbers or both be booleans"},
       {"yoy(CPI > 1)", "column 5: argument 1 of yoy must be a number, not a boolean"},
       {"coalesce(CPI, 0, isnull(CPI))", "column 18: argument 3 of coalesce must be a number, not a boolean"},
-      {"CPI + POP[SEX=F]", "column 7: indicator POP is yearly but CPI (column 1) is monthly; one formula reads one "
-                           "periodicity"},
-      {"PLAN5 - lag(CPI, 1)", "column 13: indicator CPI is monthly but PLAN5 (column 1) is 5-yearly; one formula "
-                              "reads one periodicity"},
+      {"CPI + POP[SEX=F]",
+       "column 7: indicator POP is yearly but CPI (column 1) is monthly; one formula reads one "
+       "periodicity"},
+      {"PLAN5 - lag(CPI, 1)",
+       "column 13: indicator CPI is monthly but PLAN5 (column 1) is 5-yearly; one formula "
+       "reads one periodicity"},
       {"LABOUR[SEXX=F]", "column 8: unknown dimension 'SEXX' (did you mean SEX?)"},
       {"LABOUR[SEX=Q]", "column 12: unknown item 'Q' of dimension SEX"},
       {"LABOUR[AGE=Y0T15]", "column 12: unknown item 'Y0T15' of dimension AGE (did you mean Y0T14?)"},
@@ -347,10 +384,12 @@ static void test_type_errors(void **state) {
       {"LABOUR[SEX=F, SEX=M]", "column 15: dimension SEX selected twice"},
       {"CPI@790", "column 5: unknown org unit '790' (did you mean 79?)"},
       {"CPI@AQ01 + RETAIL@x", "column 5: unknown org unit 'AQ01'\ncolumn 19: unknown org unit 'x'"},
-      {"CPII +\n  yoy(RETAIL, 1)", "line 1, column 1: unknown indicator 'CPII' (did you mean CPI?)\n"
-                                  "line 2, column 3: yoy takes 1 argument, got 2"},
+      {"CPII +\n  yoy(RETAIL, 1)",
+       "line 1, column 1: unknown indicator 'CPII' (did you mean CPI?)\n"
+       "line 2, column 3: yoy takes 1 argument, got 2"},
   };
-  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) assert_refused(cases[k].text, DB_EINVAL, cases[k].problem);
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+    assert_refused(cases[k].text, DB_EINVAL, cases[k].problem);
 }
 
 static void test_types_dependencies_periodicity(void **state) {
@@ -366,7 +405,8 @@ static void test_types_dependencies_periodicity(void **state) {
   assert_int_equal(db_formula_periodicity(f, &t, &span), 0);
   assert_int_equal(t, DB_PT_MONTH);
   assert_int_equal(span, 0);
-  assert_string_equal(db_formula_text(f), "100 * ytd(RETAIL) / plan(RETAIL) + CPI@79 - lag(CPI, 12) + BUDGET_REV * 0");
+  assert_string_equal(db_formula_text(f),
+                      "100 * ytd(RETAIL) / plan(RETAIL) + CPI@79 - lag(CPI, 12) + BUDGET_REV * 0");
   db_formula_free(f);
 
   f = compile("2 * (3 + 4) / 0");
@@ -476,10 +516,11 @@ static void test_graph(void **state) {
   assert_int_equal(define(g, "B", "E", &d), DB_EINVAL);
   assert_int_equal(define(g, "C", "Z E", &d), DB_EINVAL);
   assert_int_equal(define(g, "B", "X Y D", &d), DB_EINVAL);
-  assert_string_equal(problems(&d), "dependency cycle A -> A\n"
-                                    "dependency cycle B -> E -> B\n"
-                                    "dependency cycle C -> Z -> C\n"
-                                    "dependency cycle B -> D -> A -> B");
+  assert_string_equal(problems(&d),
+                      "dependency cycle A -> A\n"
+                      "dependency cycle B -> E -> B\n"
+                      "dependency cycle C -> Z -> C\n"
+                      "dependency cycle B -> D -> A -> B");
   db_diag_clear(&d);
   assert_string_equal(order(g), "A D E Z");
   assert_string_equal(affected(g, "B"), "A D E");
@@ -641,14 +682,30 @@ static void test_rounding_and_arithmetic(void **state) {
     const char *text;
     double want; /* NAN: missing */
   } cases[] = {
-      {"round(2.675, 2)", 2.68},  {"round(-2.5)", -3},        {"round(1234.5, -2)", 1200},
-      {"round(1.005, 2)", 1.01},  {"round(1e300, 2)", 1e300}, {"1 / 0", NAN},
-      {"0 / 0", NAN},             {"2 ^ 1024", NAN},          {"(-8) ^ (1 / 3)", NAN},
-      {"1e308 * 10", NAN},        {"abs(-3) + 2 ^ 3 ^ 2", 515}, {"-2 ^ 2", -4},
-      {"min(3, 1, 2) + max(1, 5, 2)", 6}, {"coalesce(1 / 0, 0 / 0, 7)", 7}, {"if(1 / 0 > 1, 1, 2)", NAN},
-      {"if(isnull(1 / 0), 1, 2)", 1}, {"if(1 / 0 > 1 and 1 > 2, 1, 2)", 2}, {"if(1 / 0 > 1 or 2 > 1, 1, 2)", 1},
-      {"if(1 / 0 > 1 or 1 > 2, 1, 2)", NAN}, {"if(not (1 / 0 > 1), 1, 2)", NAN}, {"max(1, 1 / 0)", NAN},
-      {"goalpost(50, 0, 200)", 0.25}, {"goalpost(250, 0, 200)", 1}, {"goalpost(50, 100, 0)", 0.5},
+      {"round(2.675, 2)", 2.68},
+      {"round(-2.5)", -3},
+      {"round(1234.5, -2)", 1200},
+      {"round(1.005, 2)", 1.01},
+      {"round(1e300, 2)", 1e300},
+      {"1 / 0", NAN},
+      {"0 / 0", NAN},
+      {"2 ^ 1024", NAN},
+      {"(-8) ^ (1 / 3)", NAN},
+      {"1e308 * 10", NAN},
+      {"abs(-3) + 2 ^ 3 ^ 2", 515},
+      {"-2 ^ 2", -4},
+      {"min(3, 1, 2) + max(1, 5, 2)", 6},
+      {"coalesce(1 / 0, 0 / 0, 7)", 7},
+      {"if(1 / 0 > 1, 1, 2)", NAN},
+      {"if(isnull(1 / 0), 1, 2)", 1},
+      {"if(1 / 0 > 1 and 1 > 2, 1, 2)", 2},
+      {"if(1 / 0 > 1 or 2 > 1, 1, 2)", 1},
+      {"if(1 / 0 > 1 or 1 > 2, 1, 2)", NAN},
+      {"if(not (1 / 0 > 1), 1, 2)", NAN},
+      {"max(1, 1 / 0)", NAN},
+      {"goalpost(50, 0, 200)", 0.25},
+      {"goalpost(250, 0, 200)", 1},
+      {"goalpost(50, 100, 0)", 0.5},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     assert_int_equal(run(&src, cases[k].text, "2024-01", 1, 0, out, &why), 0);

@@ -1,5 +1,5 @@
-/* test_formula_golden.c - runs the data-driven formula cases in tests/golden/formula (the .txt files): each file
- * declares a small data set and cases (a formula, a grid, the expected values), and every case is
+/* test_formula_golden.c - runs the data-driven formula cases in tests/golden/formula (the .txt files): each
+ * file declares a small data set and cases (a formula, a grid, the expected values), and every case is
  * compiled against the file's catalog and evaluated on an in-memory source.
  *
  * File format, one statement a line ('#' starts a comment line):
@@ -35,9 +35,9 @@ typedef struct golden {
   db_catalog cat;
   char **units, **parents; /* the file's units by handle (index) */
   size_t n_units;
-  db_map unit_index; /* code -> handle */
+  db_map unit_index;                 /* code -> handle */
   int64_t *child_start, *child_list; /* built when a case runs */
-  db_map values;     /* "CODE|DIMKEY|UNIT|PERIODKEY" or "plan|CODE|UNIT|YEAR" -> value bits */
+  db_map values;                     /* "CODE|DIMKEY|UNIT|PERIODKEY" or "plan|CODE|UNIT|YEAR" -> value bits */
   /* the case being read */
   long case_line;
   char *name, *formula;
@@ -84,13 +84,14 @@ static int src_fetch(void *ctx, const db_formula_fetch *q, double *out, db_diag 
   return 0;
 }
 
-static int src_targets(void *ctx, const char *indicator, const int64_t *units, size_t n_units, int64_t first_year,
-                       size_t n_years, double *out, db_diag *d) {
+static int src_targets(void *ctx, const char *indicator, const int64_t *units, size_t n_units,
+                       int64_t first_year, size_t n_years, double *out, db_diag *d) {
   golden *g = ctx;
   char key[256];
   for (size_t u = 0; u < n_units; u++)
     for (size_t y = 0; y < n_years; y++) {
-      snprintf(key, sizeof key, "plan|%s|%lld|%lld", indicator, (long long)units[u], (long long)first_year + (long long)y);
+      snprintf(key, sizeof key, "plan|%s|%lld|%lld", indicator, (long long)units[u],
+               (long long)first_year + (long long)y);
       out[u * n_years + y] = lookup(g, key);
     }
   return 0;
@@ -185,7 +186,8 @@ static void read_values(golden *g, long line, char **w, int n, int is_plan) {
       snprintf(key, sizeof key, "plan|%s|%lld|%s", code, (long long)unit, w[k]);
     } else {
       db_period p = period(g, line, w[k]);
-      snprintf(key, sizeof key, "%s|%s|%lld|%lld", code, dimkey, (long long)unit, (long long)db_period_key(&p));
+      snprintf(key, sizeof key, "%s|%s|%lld|%lld", code, dimkey, (long long)unit,
+               (long long)db_period_key(&p));
     }
     store(g, key, v);
   }

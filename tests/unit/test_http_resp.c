@@ -31,17 +31,19 @@ static void test_problem(void **state) {
   db_resp_problem(&w, 400, "Rejected rows: 5!", "the batch was refused", &d);
   assert_int_equal(w.status, 400);
   assert_string_equal(w.content_type, "application/problem+json");
-  assert_string_equal(db_buf_str(&w.body),
-                      "{\"type\":\"https://databrain.dev/problems/rejected-rows-5\",\"title\":\"Rejected rows: 5!\","
-                      "\"status\":400,\"detail\":\"the batch was refused (1 more problems not listed)\",\"errors\":["
-                      "{\"path\":\"$.observations[2].value\",\"message\":\"not a number\"},"
-                      "{\"path\":\"line 3, column 2\",\"message\":\"unknown org unit 'X'\"},"
-                      "{\"path\":\"line 7\",\"message\":\"blank line\"},"
-                      "{\"path\":\"\",\"message\":\"no rows\"}]}");
+  assert_string_equal(
+      db_buf_str(&w.body),
+      "{\"type\":\"https://databrain.dev/problems/rejected-rows-5\",\"title\":\"Rejected rows: 5!\","
+      "\"status\":400,\"detail\":\"the batch was refused (1 more problems not listed)\",\"errors\":["
+      "{\"path\":\"$.observations[2].value\",\"message\":\"not a number\"},"
+      "{\"path\":\"line 3, column 2\",\"message\":\"unknown org unit 'X'\"},"
+      "{\"path\":\"line 7\",\"message\":\"blank line\"},"
+      "{\"path\":\"\",\"message\":\"no rows\"}]}");
   /* a second answer replaces the first */
   db_resp_problem(&w, 404, "not found", NULL, NULL);
-  assert_string_equal(db_buf_str(&w.body), "{\"type\":\"https://databrain.dev/problems/not-found\",\"title\":\"not "
-                                           "found\",\"status\":404,\"detail\":\"not found\",\"errors\":[]}");
+  assert_string_equal(db_buf_str(&w.body),
+                      "{\"type\":\"https://databrain.dev/problems/not-found\",\"title\":\"not "
+                      "found\",\"status\":404,\"detail\":\"not found\",\"errors\":[]}");
   db_diag_free(&d);
   resp_free(&w);
 }
@@ -50,8 +52,9 @@ static void test_error_codes(void **state) {
   db_resp w = {0};
   db_resp_error(&w, DB_EBUSY, "try again", NULL);
   assert_int_equal(w.status, 503);
-  assert_string_equal(db_buf_str(&w.body), "{\"type\":\"https://databrain.dev/problems/store-is-busy\",\"title\":"
-                                           "\"store is busy\",\"status\":503,\"detail\":\"try again\",\"errors\":[]}");
+  assert_string_equal(db_buf_str(&w.body),
+                      "{\"type\":\"https://databrain.dev/problems/store-is-busy\",\"title\":"
+                      "\"store is busy\",\"status\":503,\"detail\":\"try again\",\"errors\":[]}");
   db_resp_error(&w, DB_ETOOBIG, NULL, NULL);
   assert_int_equal(w.status, 413);
   db_resp_error(&w, -999, NULL, NULL);

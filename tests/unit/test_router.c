@@ -79,12 +79,18 @@ static void test_refusals(void **state) {
   assert_refused("", "the path does not start with '/'");
   assert_refused("api/v1", "the path does not start with '/'");
   assert_refused("http://example.com/", "the path does not start with '/'");
-  assert_refused("/a%2", "bad percent-encoding at byte 3 of the path ('%' must be followed by two hex digits)");
-  assert_refused("/a%", "bad percent-encoding at byte 3 of the path ('%' must be followed by two hex digits)");
-  assert_refused("/a%zz", "bad percent-encoding at byte 3 of the path ('%' must be followed by two hex digits)");
-  assert_refused("/a%0g/b", "bad percent-encoding at byte 3 of the path ('%' must be followed by two hex digits)");
-  assert_refused("/a?b=%4", "bad percent-encoding at byte 3 of the query ('%' must be followed by two hex digits)");
-  assert_refused("/a?k%G1=v", "bad percent-encoding at byte 2 of the query ('%' must be followed by two hex digits)");
+  assert_refused("/a%2",
+                 "bad percent-encoding at byte 3 of the path ('%' must be followed by two hex digits)");
+  assert_refused("/a%",
+                 "bad percent-encoding at byte 3 of the path ('%' must be followed by two hex digits)");
+  assert_refused("/a%zz",
+                 "bad percent-encoding at byte 3 of the path ('%' must be followed by two hex digits)");
+  assert_refused("/a%0g/b",
+                 "bad percent-encoding at byte 3 of the path ('%' must be followed by two hex digits)");
+  assert_refused("/a?b=%4",
+                 "bad percent-encoding at byte 3 of the query ('%' must be followed by two hex digits)");
+  assert_refused("/a?k%G1=v",
+                 "bad percent-encoding at byte 2 of the query ('%' must be followed by two hex digits)");
   assert_refused("/a%00b", "NUL byte at byte 3 of the path");
   assert_refused("/a?x=1&b=%00", "NUL byte at byte 7 of the query");
   assert_refused_n("/a\0b", 4, "NUL byte at byte 3 of the path");
@@ -99,9 +105,9 @@ static void test_refusals(void **state) {
   assert_refused("/api/a%2Fb", "encoded slash ('%2F') in path segment 2");
   assert_refused("/api/a%2f..", "encoded slash ('%2F') in path segment 2");
   assert_refused("/a%C3", "invalid UTF-8 at byte 3 of the path");
-  assert_refused("/ok/a%C0%AF", "invalid UTF-8 at byte 6 of the path");        /* overlong '/' */
-  assert_refused("/ok/%ED%A0%80", "invalid UTF-8 at byte 5 of the path");      /* a surrogate */
-  assert_refused("/ok/\xff", "invalid UTF-8 at byte 5 of the path");           /* raw, not encoded */
+  assert_refused("/ok/a%C0%AF", "invalid UTF-8 at byte 6 of the path");           /* overlong '/' */
+  assert_refused("/ok/%ED%A0%80", "invalid UTF-8 at byte 5 of the path");         /* a surrogate */
+  assert_refused("/ok/\xff", "invalid UTF-8 at byte 5 of the path");              /* raw, not encoded */
   assert_refused("/ok?q=ab%F4%90%80%80", "invalid UTF-8 at byte 5 of the query"); /* above U+10FFFF */
   assert_refused("/ok?=v", "query parameter without a name at byte 1 of the query");
   assert_refused("/ok?a=1&=v", "query parameter without a name at byte 5 of the query");
@@ -109,8 +115,8 @@ static void test_refusals(void **state) {
 }
 
 /* Matches method + target; returns the status, and the route's handler name and params. */
-static int match(const char *method, const char *target, const char **name, const char *params[DB_HTTP_MAX_PARAMS],
-                 char allow[128]) {
+static int match(const char *method, const char *target, const char **name,
+                 const char *params[DB_HTTP_MAX_PARAMS], char allow[128]) {
   db_uri u = parse(target);
   const db_route *route;
   const char *p[DB_HTTP_MAX_PARAMS];
@@ -217,10 +223,8 @@ static void test_table(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_decoding),
-      cmocka_unit_test(test_refusals),
-      cmocka_unit_test(test_matching),
-      cmocka_unit_test(test_not_found_and_not_allowed),
+      cmocka_unit_test(test_decoding), cmocka_unit_test(test_refusals),
+      cmocka_unit_test(test_matching), cmocka_unit_test(test_not_found_and_not_allowed),
       cmocka_unit_test(test_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
