@@ -184,6 +184,8 @@ typedef struct rollup_ctx {
   cell *cells;
   size_t n_cells;
   int by_type;           /* 0, or the db_period_type to roll up to over time */
+  db_map site_ids;       /* ids of the children that are sensor sites */
+  int from_sites;        /* some value came from a site */
 } rollup_ctx;
 
 static cell *cell_for(rollup_ctx *rc, int64_t period) {
@@ -213,11 +215,32 @@ static int add_weight(void *ctx, const db_obs_row *r) {
 static int add_value(void *ctx, const db_obs_row *r) {
   rollup_ctx *rc = ctx;
   if (r->dimkey && *r->dimkey) return 0;
+  if (db_map_get(&rc->site_ids, &r->orgunit, sizeof r->orgunit, NULL)) rc->from_sites = 1;
   double w = NAN;
   int64_t idx;
   if (db_map_get(&rc->weight_by_unit, &r->orgunit, sizeof r->orgunit, &idx)) w = rc->weights[idx];
   db_acc_add(&cell_for(rc, r->period)->acc, r->value, w);
   return 0;
+}
+
+/* How many children should report in the period `key`: those that existed then (validity dates) and
+ * are of the tier that reports the indicator: sensor sites when the data comes from sites, the
+ * administrative units otherwise. */
+static int64_t expected_units(const db_catalog *cat, const int64_t *kids, size_t n, int64_t key, int from_sites) {
+  db_period p;
+  if (db_period_from_key(key, &p) != 0) return (int64_t)n;
+  int64_t offset = (int64_t)DB_CITY_UTC_OFFSET_MINUTES * 60000;
+  int64_t first_day = (db_period_start_ms(&p) + offset) / 86400000;
+  int64_t last_day = (db_period_end_ms(&p) + offset - 1) / 86400000;
+  int64_t admin = 0, sites = 0;
+  for (size_t k = 0; k < n; k++) {
+    const db_orgunit *u = &cat->units[kids[k]];
+    if (u->valid_from != DB_DATE_NONE && last_day < u->valid_from) continue;
+    if (u->valid_to != DB_DATE_NONE && first_day > u->valid_to) continue;
+    if (u->kind == DB_OU_SITE) sites++;
+    else admin++;
+  }
+  return from_sites ? sites : admin;
 }
 
 static int compare_cells(const void *a, const void *b) {
@@ -264,10 +287,13 @@ static int run_rollup(cli_ctx *ctx, int argc, char **argv) {
   size_t n_kids = db_catalog_children(&ctx->cat, (size_t)(u - ctx->cat.units), &kids);
   int64_t *ids = db_malloc((n_kids + 1) * sizeof *ids);
   for (size_t k = 0; k < n_kids; k++) ids[k] = ctx->cat.units[kids[k]].id;
-  if (!n_kids) ids[n_kids++] = u->id; /* no children: the unit's own series */
+  int own_series = n_kids == 0;
+  if (own_series) ids[n_kids++] = u->id; /* no children: the unit's own series */
   f.orgunits = ids;
   f.n_orgunits = n_kids;
   rollup_ctx r = {.ind = ind, .by_type = (int)by_type};
+  for (size_t k = 0; k < n_kids; k++)
+    if (!own_series && ctx->cat.units[kids[k]].kind == DB_OU_SITE) db_map_put(&r.site_ids, &ids[k], sizeof ids[k], 1);
   int err = 0;
   if (ind->agg_space == DB_AGG_WAVG && ind->weight) {
     const db_indicator *w = db_catalog_indicator(&ctx->cat, ind->weight);
@@ -286,7 +312,7 @@ static int run_rollup(cli_ctx *ctx, int argc, char **argv) {
     qsort(r.cells, r.n_cells, sizeof *r.cells, compare_cells);
     printf("period,value,count,expected\n");
     for (size_t i = 0; i < r.n_cells; i++) {
-      int64_t expected = (int64_t)n_kids;
+      int64_t expected = own_series ? 1 : expected_units(&ctx->cat, kids, n_kids, r.cells[i].period, r.from_sites);
       if (by_type) {
         db_period p;
         db_period_from_key(r.cells[i].period, &p);
@@ -297,6 +323,7 @@ static int run_rollup(cli_ctx *ctx, int argc, char **argv) {
     }
   }
   db_map_free(&r.weight_by_unit);
+  db_map_free(&r.site_ids);
   db_map_free(&r.cell_by_period);
   db_free(r.weights);
   db_free(r.cells);

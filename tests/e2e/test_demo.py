@@ -88,3 +88,12 @@ def test_thirty_indicators_with_real_data(city):
     exported = {row[0] for row in city.csv("export")[1:]}
     with_data = [i["code"] for i in real if i["code"] in exported]
     assert len(with_data) >= 30
+
+
+def test_rollup_counts_the_units_that_existed(city):
+    """Wards of 2025 roll up to the city with 168 of 168 units expected; the hourly PM2.5 of 2021 comes
+    from the sensor sites, so only sites are expected."""
+    waste = {r[0]: r for r in city.csv("query", "rollup", "WASTE_COLLECTED", "79")[1:]}
+    assert waste["2025-08"][2:] == ["168", "168"]
+    pm = city.csv("query", "rollup", "PM25", "79", "--from", "2021-03-01T00:00", "--to", "2021-03-01T00:00")
+    assert pm[1][0] == "2021-03-01T00:00" and int(pm[1][2]) <= int(pm[1][3]) == 7
