@@ -22,7 +22,7 @@ BUILD_DEPS = cmake make gcc pkg-config libsqlite3-dev libjansson-dev libcmocka-d
              libmicrohttpd-dev
 TEST_DEPS  = python3 python3-pytest sqlite3
 FUZZ_DEPS  = clang libclang-rt-14-dev
-BENCH_DEPS = sqlite3 postgresql-15 nodejs npm python3 strace
+BENCH_DEPS = sqlite3 postgresql-15 nodejs npm python3 strace wrk curl
 
 .PHONY: all deps test-deps demo test test-asan fuzz bench clean
 

@@ -17,6 +17,7 @@
 #   SKIP_PEERS=1    reuse the last peers timings.txt of this scale (with its data) instead of running the
 #                   peers; the report then says the peers were not measured in this run
 #   FSYNC_CHECK=0   skip the extra untimed import under strace that counts fsync calls (default 1)
+#   SKIP_CUBE=1     skip Q1-Q7 in the cube;  SKIP_HTTP=1  skip the HTTP figures (bench/http.sh)
 #   SHARED          the shared folder; default <repository>/../shared
 #   PEERBENCH_DIR   the peers' work folder (data, databases, timings); default /tmp/databrain-peerbench
 #   BENCH_DIR       databrain's work folder (bench.db, results/); default /tmp/databrain-bench
@@ -192,4 +193,18 @@ else
   python3 "$HERE/cube_report.py" "$PT" "$RES/cube.txt" "$PQ/out/cref" "$RES/cube-out" "$RES/cube.md" ||
     die "the cube's answers differ from the C reference (see $RES/cube.md)"
   log "table written to $RES/cube.md"
+fi
+
+# ---------------- 5. HTTP ----------------
+# Start-up, series route throughput (wrk, 64 keep-alive connections), HTTP ingest, server memory.
+if [ "${SKIP_HTTP:-0}" = 1 ]; then
+  log "SKIP_HTTP=1: HTTP figures skipped"
+else
+  command -v wrk > /dev/null || die "wrk is not installed (make bench installs it)"
+  # shellcheck disable=SC1091
+  . "$PQ/queries/params.env"
+  log "HTTP: start-up, series route with wrk, ingest over HTTP"
+  DATABRAIN_BIN=$BIN "$HERE/http.sh" "$DB" "$DATA" "$IND_Q" "$OU_Q" "$RES/http.md" ||
+    die "the HTTP benchmark failed"
+  log "table written to $RES/http.md"
 fi
