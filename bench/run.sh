@@ -17,13 +17,13 @@
 #   SKIP_PEERS=1    reuse the last peers timings.txt of this scale (with its data) instead of running the
 #                   peers; the report then says the peers were not measured in this run
 #   FSYNC_CHECK=0   skip the extra untimed import under strace that counts fsync calls (default 1)
-#   SKIP_CUBE=1     skip Q1-Q7 in the cube;  SKIP_HTTP=1  skip the HTTP figures (bench/http.sh)
 #   SHARED          the shared folder; default <repository>/../shared
 #   PEERBENCH_DIR   the peers' work folder (data, databases, timings); default /tmp/databrain-peerbench
 #   BENCH_DIR       databrain's work folder (bench.db, results/); default /tmp/databrain-bench
 #   DATABRAIN_BIN   the binary to measure; default <repository>/build/databrain
 #   CUBE_BENCH      the query benchmark program; default cube_bench beside DATABRAIN_BIN
 #   SKIP_CUBE=1     skip step 4 (the queries in the cube)
+#   SKIP_HTTP=1     skip step 5 (the HTTP figures of bench/http.sh)
 set -euo pipefail
 
 SCALE=${1:-${SCALE:-1.0}}
