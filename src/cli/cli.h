@@ -40,6 +40,8 @@ extern const cli_command cli_query_commands[];
 extern const cli_command cli_demo_commands[];
 extern const cli_command cli_serve_commands[];
 extern const cli_command cli_auth_commands[];
+extern const cli_command cli_forecast_commands[];
+extern const cli_command cli_formula_commands[];
 
 /* Opens the store (running migrations); on failure prints why and returns the exit code. */
 int cli_open(cli_ctx *ctx);

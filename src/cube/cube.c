@@ -573,8 +573,7 @@ static int load(db_store *st, db_cube_version *v, db_diag *d) {
   loader l = {.v = v, .d = d, .ind = -1};
   resolver_init(&l.r, v->schema, "observation");
   l.done = db_calloc(v->schema->n_ind ? v->schema->n_ind : 1, 1);
-  db_obs_filter all = {0};
-  int rc = db_store_obs_read(st, &all, load_row, &l);
+  int rc = db_store_obs_scan(st, load_row, &l);
   if (rc == DB_OK) rc = l.rc;
   if (rc == DB_OK) flush(&l);
   for (size_t i = 0; i < l.n_dk; i++) db_free(l.dks[i]);

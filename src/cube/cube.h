@@ -45,8 +45,8 @@ typedef struct db_cube_version db_cube_version;
 
 /* ---- building and writing ---- */
 
-/* Builds a cube from the current values of every observation in the store (one db_store_obs_read of
- * everything) under the catalog `cat`, which must have been linked (db_catalog_link) and must be the
+/* Builds a cube from the current values of every observation in the store (one db_store_obs_scan)
+ * under the catalog `cat`, which must have been linked (db_catalog_link) and must be the
  * store's catalog (units and indicators carry their store ids). Returns 0 and *out; DB_EINVAL when the
  * catalog is not linked or an observation names an indicator or unit the catalog lacks or has a period
  * of another type than its indicator's periodicity (each problem in d: "observation 12: unknown org

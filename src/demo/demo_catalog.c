@@ -300,6 +300,20 @@ static const ind_def indicators[] = {
      SYN, "Generated: share of administrative dossiers handled fully online, rising over time."},
 };
 
+/* The demo's composite index (derive/derive.h): four pillars of the ward panel, each scored 0..1, weighted
+ * to a 0..1 index. Plans of business registrations and waste collection exist per unit for 2025 only,
+ * and the units of 2025 take data from 2025-07: the index has values from 2025-07 on. */
+#define WARD_DEV_FORMULA                                                                              \
+  "0.3 * goalpost(ADMIN_ONTIME_PCT, 80, 100) + 0.3 * goalpost(ONLINE_DOSSIER_PCT, 0, 100) + "          \
+  "0.2 * minmax(BUSINESS_REG / plan(BUSINESS_REG)) + 0.2 * minmax(WASTE_COLLECTED / plan(WASTE_COLLECTED))"
+#define WARD_DEV_DESCRIPTION                                                                                 \
+  "Illustrative composite index of the wards, communes and special zone, computed from the generated ward " \
+  "panel (synthetic, like its inputs). Pillars and weights: administrative procedures resolved on time "    \
+  "(0.3; 80% scores 0, 100% scores 1), dossiers handled fully online (0.3; 0..100%), new business "           \
+  "registrations of the month against the unit's 2025 plan (0.2; min-max across the units) and household "  \
+  "waste collected against the unit's 2025 plan (0.2; min-max across the units). 0 is the weakest and 1 "    \
+  "the strongest possible score."
+
 void db__demo_add_indicators(db__demo *dm, int synthetic) {
   for (size_t i = 0; i < sizeof indicators / sizeof indicators[0]; i++) {
     const ind_def *d = &indicators[i];
@@ -326,6 +340,27 @@ void db__demo_add_indicators(db__demo *dm, int synthetic) {
     ind.source = (char *)(ind.synthetic ? SYN : d->source);
     db_catalog_put_indicator(&dm->cat, &ind);
   }
+  db_indicator idx;
+  db_indicator_init(&idx);
+  idx.code = "WARD_DEV_INDEX";
+  idx.name = "Chỉ số phát triển phường, xã (minh họa)";
+  idx.name_en = "Ward development index (illustrative)";
+  idx.description = WARD_DEV_DESCRIPTION;
+  idx.unit = "index 0-1";
+  idx.decimals = 3;
+  idx.periodicity = DB_PT_MONTH;
+  idx.agg_space = DB_AGG_AVG;
+  idx.agg_time = DB_AGG_AVG;
+  idx.polarity = DB_POL_HIGHER;
+  idx.valid_min = 0;
+  idx.valid_max = 1;
+  idx.owner = "DOST";
+  idx.sector = "administration";
+  idx.groups = "ward_panel;index";
+  idx.formula = WARD_DEV_FORMULA;
+  idx.synthetic = 1; /* its inputs are generated */
+  idx.source = SYN;
+  db_catalog_put_indicator(&dm->cat, &idx);
 }
 
 /* ---- targets ---- */

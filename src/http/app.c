@@ -1,10 +1,12 @@
 /* app.c - the server's application state (see http_int.h): the writer handle behind its mutex, one
- * read handle per worker thread, the reference-counted catalog snapshots, and the metrics counters
- * with their Prometheus text exposition. */
+ * read handle per worker thread, the reference-counted catalog snapshots with their annual plans, the
+ * in-memory cube and the derived indicators' engine kept current by the writers, and the metrics
+ * counters with their Prometheus text exposition. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -44,14 +46,26 @@ static char *sqlite_path(const char *url) {
   return db_strdup(url);
 }
 
-/* Loads the catalog from s into a new snapshot holding one reference. */
+static void snapshot_free(db_snapshot *snap) {
+  db_catalog_free(&snap->cat);
+  db_analytics_plans_free(snap->plans);
+  db_free(snap);
+}
+
+static int add_plan(void *ctx, const db_target *t) {
+  db_analytics_plans_add(ctx, t);
+  return 0;
+}
+
+/* Loads the catalog and the annual plans from s into a new snapshot holding one reference. */
 static int snapshot_load(db_store *s, db_snapshot **out) {
   db_snapshot *snap = db_calloc(1, sizeof *snap);
   db_catalog_init(&snap->cat);
+  snap->plans = db_analytics_plans_new();
   int err = db_store_load_catalog(s, &snap->cat);
+  if (!err) err = db_store_read_targets(s, NULL, add_plan, snap->plans);
   if (err) {
-    db_catalog_free(&snap->cat);
-    db_free(snap);
+    snapshot_free(snap);
     return err;
   }
   /* a stored catalog is consistent by construction: linking only derives the hierarchy */
@@ -61,6 +75,88 @@ static int snapshot_load(db_store *s, db_snapshot **out) {
   atomic_init(&snap->refs, 1);
   *out = snap;
   return 0;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Builds the cube from the writer handle under cat into *out, logging its size and build time. */
+static int cube_build(db_app *app, const db_catalog *cat, db_cube **out, db_diag *d) {
+  double start = now_ms();
+  int err = db_cube_open(app->writer, cat, out, d);
+  if (err) return err;
+  const db_cube_version *v = db_cube_acquire(*out);
+  db_cube_stats st;
+  db_cube_stats_get(v, &st);
+  db_cube_release(v);
+  fprintf(stderr, "databrain serve: cube of %lld values (%lld series matrices, %.1f MB) built in %.0f ms\n",
+          (long long)st.cells, (long long)st.matrices, (double)st.bytes / 1048576.0, now_ms() - start);
+  return 0;
+}
+
+/* Tells the derived indicators' engine which cube version is current (rows: what changed). */
+static void note_version(db_app *app, const db_obs_row *rows, size_t n) {
+  if (!app->derive) return;
+  const db_cube_version *v = db_cube_acquire(app->cube);
+  db_derive_note_commit(app->derive, db_cube_version_number(v), rows, n);
+  db_cube_release(v);
+}
+
+/* Brings the derived indicators' engine to cat (opening it when there is none yet) with the store's
+ * targets. Formulas that do not compile are logged: a new engine then stays off, an existing one keeps
+ * its previous definitions. Called by the writers (or at open); the pointer changes under snap_lock. */
+static void derive_refresh(db_app *app, const db_catalog *cat) {
+  db_diag d = DB_DIAG_INIT;
+  db_derive *e = app->derive;
+  int err = e ? db_derive_set_catalog(e, cat, &d) : db_derive_open(cat, &e, &d);
+  if (!err) err = db_derive_load_targets(e, app->writer);
+  if (err) {
+    fprintf(stderr, "databrain serve: derived indicators: %s\n", db_strerror(err));
+    db_diag_print(&d, stderr, "databrain serve");
+  }
+  if (e && !app->derive) {
+    pthread_mutex_lock(&app->snap_lock);
+    app->derive = e;
+    pthread_mutex_unlock(&app->snap_lock);
+  }
+  note_version(app, NULL, 0);
+  db_diag_free(&d);
+}
+
+/* The safety net when the cube refused a change (see http_int.h): a cube and an engine rebuilt from the
+ * store under cat take the place of the current ones. The old engine is retired, not freed: requests in
+ * flight may still use it. */
+static void rebuild(db_app *app, const db_catalog *cat, const db_diag *why) {
+  fprintf(stderr, "databrain serve: the cube refused a change; rebuilding it from the store\n");
+  db_diag_print(why, stderr, "databrain serve");
+  db_diag d = DB_DIAG_INIT;
+  db_cube *fresh;
+  db_derive *engine = NULL;
+  if (cube_build(app, cat, &fresh, &d) != 0) {
+    fprintf(stderr, "databrain serve: the cube could not be rebuilt: it keeps its last version\n");
+    db_diag_print(&d, stderr, "databrain serve");
+    db_diag_free(&d);
+    return;
+  }
+  if (db_derive_open(cat, &engine, &d) == 0 && db_derive_load_targets(engine, app->writer) != 0) {
+    db_derive_close(engine);
+    engine = NULL;
+  }
+  pthread_mutex_lock(&app->snap_lock);
+  db_cube *old = app->cube;
+  app->cube = fresh;
+  if (app->derive) {
+    app->retired = db_realloc(app->retired, (app->n_retired + 1) * sizeof *app->retired);
+    app->retired[app->n_retired++] = app->derive;
+  }
+  app->derive = engine;
+  pthread_mutex_unlock(&app->snap_lock);
+  db_cube_close(old);
+  note_version(app, NULL, 0);
+  db_diag_free(&d);
 }
 
 int db_app_open(const db_server_config *cfg, db_app **out, db_diag *d) {
@@ -76,6 +172,8 @@ int db_app_open(const db_server_config *cfg, db_app **out, db_diag *d) {
   app->store_path = sqlite_path(app->cfg.store_url);
   int err = db_store_open(app->cfg.store_url, &app->writer, d);
   if (!err) err = snapshot_load(app->writer, &app->snap);
+  if (!err) err = cube_build(app, &app->snap->cat, &app->cube, d);
+  if (!err) derive_refresh(app, &app->snap->cat);
   if (err) {
     if (!d->count) db_diag_add(d, 0, 0, NULL, err, "%s: %s", app->cfg.store_url, db_strerror(err));
     db_app_close(app);
@@ -91,7 +189,11 @@ void db_app_close(db_app *app) {
   for (size_t i = 0; i < app->n_readers; i++) db_store_close(app->readers[i]);
   db_free(app->readers);
   if (app->writer) db_store_close(app->writer);
-  if (app->snap) db_app_snapshot_release(app->snap);
+  if (app->snap) snapshot_free(app->snap); /* the last reference: no request is left */
+  db_cube_close(app->cube);
+  db_derive_close(app->derive);
+  for (size_t i = 0; i < app->n_retired; i++) db_derive_close(app->retired[i]);
+  db_free(app->retired);
   pthread_key_delete(app->reader_key);
   pthread_mutex_destroy(&app->write_lock);
   pthread_mutex_destroy(&app->snap_lock);
@@ -138,31 +240,48 @@ db_store *db_app_write_begin(db_app *app) {
 
 void db_app_write_end(db_app *app) { pthread_mutex_unlock(&app->write_lock); }
 
-db_snapshot *db_app_snapshot_acquire(db_app *app) {
+db_snapshot *db_app_snapshot_acquire(db_app *app, const db_cube_version **cube, db_derive **derive) {
   pthread_mutex_lock(&app->snap_lock);
   db_snapshot *s = app->snap;
   atomic_fetch_add(&s->refs, 1);
+  *cube = db_cube_acquire(app->cube);
+  *derive = app->derive;
   pthread_mutex_unlock(&app->snap_lock);
   return s;
 }
 
-void db_app_snapshot_release(db_snapshot *s) {
-  if (atomic_fetch_sub(&s->refs, 1) == 1) {
-    db_catalog_free(&s->cat);
-    db_free(s);
-  }
+void db_app_snapshot_release(db_snapshot *s, const db_cube_version *cube) {
+  db_cube_release(cube);
+  if (atomic_fetch_sub(&s->refs, 1) == 1) snapshot_free(s);
 }
 
 int db_app_catalog_changed(db_app *app) {
   db_snapshot *fresh;
   int err = snapshot_load(app->writer, &fresh);
   if (err) return err;
+  db_diag why = DB_DIAG_INIT;
   pthread_mutex_lock(&app->snap_lock);
   db_snapshot *old = app->snap;
+  int refused = db_cube_set_catalog(app->cube, &fresh->cat, &why);
   app->snap = fresh;
   pthread_mutex_unlock(&app->snap_lock);
-  db_app_snapshot_release(old);
+  if (refused)
+    rebuild(app, &fresh->cat, &why);
+  else
+    derive_refresh(app, &fresh->cat);
+  db_diag_free(&why);
+  if (atomic_fetch_sub(&old->refs, 1) == 1) snapshot_free(old);
   return 0;
+}
+
+void db_app_data_committed(db_app *app, const db_obs_row *changes, size_t n) {
+  if (!n) return;
+  db_diag why = DB_DIAG_INIT;
+  if (db_cube_apply(app->cube, changes, n, &why) != 0)
+    rebuild(app, &app->snap->cat, &why);
+  else
+    note_version(app, changes, n);
+  db_diag_free(&why);
 }
 
 void db_app_rows_ingested(db_app *app, int64_t rows) {
@@ -265,6 +384,18 @@ void db_app_metrics_write(db_app *app, db_buf *out) {
                   "# HELP process_resident_memory_bytes Resident memory of the process.\n"
                   "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %lld\n",
                   rss);
+  pthread_mutex_lock(&app->snap_lock);
+  const db_cube_version *v = db_cube_acquire(app->cube);
+  pthread_mutex_unlock(&app->snap_lock);
+  db_cube_stats cs;
+  db_cube_stats_get(v, &cs);
+  db_buf_printf(out,
+                "# HELP databrain_cube_version Number of the in-memory cube's current version.\n"
+                "# TYPE databrain_cube_version gauge\ndatabrain_cube_version %llu\n"
+                "# HELP databrain_cube_values Values held by the in-memory cube.\n"
+                "# TYPE databrain_cube_values gauge\ndatabrain_cube_values %lld\n",
+                (unsigned long long)db_cube_version_number(v), (long long)cs.cells);
+  db_cube_release(v);
   db_buf_printf(out,
                 "# HELP databrain_memory_allocated_bytes Bytes allocated through databrain's allocator.\n"
                 "# TYPE databrain_memory_allocated_bytes gauge\ndatabrain_memory_allocated_bytes %zu\n",

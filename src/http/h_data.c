@@ -4,7 +4,8 @@
  * POST takes a JSON or CSV body (by Content-Type, in the formats of db_ingest_buffer) as one batch,
  * all-or-nothing, on the writer handle. Every row passes the write guard: a reporter writes only the
  * series of indicators its agency owns, within its org-unit scope (db_auth_may_write). Answers:
- *   201 {seq, rows, inserted, revised, unchanged, new_series}: the batch is committed;
+ *   201 {seq, rows, inserted, revised, unchanged, new_series}: the batch is committed, and its changes
+ *        are in the in-memory cube (db_app_data_committed) before the answer leaves;
  *   201, the same body and "Idempotent-Replayed: true": a retry with the Idempotency-Key of a committed
  *        batch, which is not applied again (the body is the answer stored with the first batch);
  *   403 every problem of the batch, when the guard refused any row;
@@ -126,6 +127,7 @@ int db_h_data_post(db_req *r, db_resp *w) {
   int rc = db_ingest_buffer(s, r->cat, r->body, r->body_len, format, &info, may_write, r, &d, &res);
   int replayed = rc == DB_EEXIST;
   if (replayed) rc = db_store_batch_find(s, key, &first);
+  else if (!rc) db_app_data_committed(r->app, res.changes, res.n_changes);
   db_app_write_end(r->app);
   if (rc == DB_EINVAL) {
     answer_rejected(w, &d);
@@ -141,6 +143,7 @@ int db_h_data_post(db_req *r, db_resp *w) {
                                    (json_int_t)res.new_series));
   }
   db_batch_summary_free(&first);
+  db_ingest_result_free(&res);
   db_diag_free(&d);
   return rc;
 }

@@ -8,14 +8,16 @@
  * Ownership: everything in a db_req lives until the handler returns. A handler allocates its answer
  * into the db_resp (db_resp_* functions); the server sends and frees it. Strings given to db_resp_*
  * are copied. Handlers run concurrently on several threads: each gets its own store handle (req->store,
- * for reads) and a consistent catalog snapshot (req->cat, unchanged during the request); writes go
- * through db_app_write_begin/end, which serialise them on the single writer handle. */
+ * for reads), a consistent catalog snapshot (req->cat, unchanged during the request) with its annual
+ * plans, and the version of the in-memory cube taken with it (req->cube: current values, never the
+ * database); writes go through db_app_write_begin/end, which serialise them on the single writer handle. */
 #ifndef DB_HTTP_H
 #define DB_HTTP_H
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analytics/analytics.h"
 #include "auth/auth.h"
 #include "base/buf.h"
 #include "base/diag.h"
@@ -40,6 +42,9 @@ typedef struct db_req {
   db_principal who;
   db_store *store;                         /* this thread's read handle */
   const db_catalog *cat;                   /* catalog snapshot */
+  const db_analytics_plans *plans;         /* the snapshot's annual plans (targets of kind plan) */
+  const db_cube_version *cube;             /* the cube version that goes with the snapshot */
+  db_derive *derive;                       /* derived indicators' engine; NULL when the formulas do not compile */
   void *conn;                              /* the server's connection (opaque) */
 } db_req;
 
@@ -77,8 +82,12 @@ void db_resp_error(db_resp *w, int err, const char *detail, const db_diag *probl
  * that later requests see the new catalog. */
 db_store *db_app_write_begin(db_app *app);
 void db_app_write_end(db_app *app);
-/* Reloads the catalog from the writer handle and publishes it; returns 0 or a store error. */
+/* Reloads the catalog (and the targets) from the writer handle and publishes it, with the cube and the
+ * derived indicators' engine brought to it; returns 0 or a store error. */
 int db_app_catalog_changed(db_app *app);
+/* After a committed data batch, before db_app_write_end: applies its change set (db_ingest_result's
+ * changes) to the cube and tells the derived indicators' engine, so that the next requests read it. */
+void db_app_data_committed(db_app *app, const db_obs_row *changes, size_t n);
 /* Adds rows to the databrain_rows_ingested_total counter of /metrics: the data handler calls it with
  * the rows of each committed batch (not for a batch replayed by its Idempotency-Key). Thread-safe. */
 void db_app_rows_ingested(db_app *app, int64_t rows);

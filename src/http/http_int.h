@@ -1,27 +1,39 @@
 /* http_int.h - what the files of the HTTP module share and handlers do not see: the application
- * state (db_app: store handles, catalog snapshots, metrics), the per-request exchange behind
- * db_req->conn, the metrics writer and the OpenAPI generator.
+ * state (db_app: store handles, catalog snapshots, the in-memory cube and the derived indicators'
+ * engine, metrics), the per-request exchange behind db_req->conn, the metrics writer and the OpenAPI
+ * generator.
  *
  * Ownership and threads: one db_app per server, created by db_app_open before the daemon starts and
  * freed by db_app_close after every worker thread has stopped. The writer handle is used only between
  * db_app_write_begin and db_app_write_end. Each worker thread lazily opens its own read handle
  * (db_app_reader); the app keeps them all and closes them in db_app_close. A catalog snapshot is
  * reference-counted: db_app_snapshot_acquire gives the current one to a request, which keeps it (even
- * if db_app_catalog_changed publishes a newer one meanwhile) until db_app_snapshot_release. */
+ * if db_app_catalog_changed publishes a newer one meanwhile) until db_app_snapshot_release.
+ *
+ * The cube (cube.h) is built from the store when the app opens and kept current by the writers, under
+ * the write lock: db_app_data_committed applies each committed change set, db_app_catalog_changed
+ * publishes the new catalog to it. A request takes the catalog snapshot and the cube version together
+ * (under snap_lock, where a catalog change also publishes both), so the two always agree. When the cube
+ * refuses a change (it cannot happen with a consistent store; a safety net), it is rebuilt from the
+ * store and swapped in under snap_lock. */
 #ifndef DB_HTTP_INT_H
 #define DB_HTTP_INT_H
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "analytics/analytics.h"
+#include "cube/cube.h"
+#include "derive/derive.h"
 #include "http/http.h"
 #include "http/router.h"
 
 struct MHD_Connection;
 
-/* A published catalog, shared by the requests that started while it was current. */
+/* A published catalog with its annual plans, shared by the requests that started while it was current. */
 typedef struct db_snapshot {
   db_catalog cat;
+  db_analytics_plans *plans;
   atomic_long refs;
 } db_snapshot;
 
@@ -59,8 +71,12 @@ struct db_app {
   char *store_path;     /* the SQLite file behind the store URL, NULL for other backends */
   db_store *writer;
   pthread_mutex_t write_lock;
-  pthread_mutex_t snap_lock; /* guards snap (the pointer swap and the reference taken by acquire) */
+  pthread_mutex_t snap_lock; /* guards snap and cube (the pointer swaps and the references taken by acquire) */
   db_snapshot *snap;
+  db_cube *cube;     /* current values, kept current by the writers */
+  db_derive *derive; /* derived indicators; NULL while the catalog's formulas do not compile */
+  db_derive **retired; /* engines replaced by a rebuild, freed at close (requests may hold them) */
+  size_t n_retired;
   pthread_key_t reader_key;
   pthread_mutex_t readers_lock;
   db_store **readers;
@@ -73,16 +89,18 @@ struct db_app {
 /* Fills the defaults of cfg (documented in http.h) into out. */
 void db_server_config_defaults(const db_server_config *cfg, db_server_config *out);
 
-/* Opens the writer handle, loads and publishes the catalog and generates the OpenAPI document.
+/* Opens the writer handle, loads and publishes the catalog, builds the cube (logging its size and the
+ * time it took on stderr), opens the derived indicators' engine and generates the OpenAPI document.
  * Returns 0 and *out, or a store error explained in d. */
 int db_app_open(const db_server_config *cfg, db_app **out, db_diag *d);
 /* Closes every handle and frees the app; call only after the worker threads have stopped. */
 void db_app_close(db_app *app);
 /* This thread's read handle, opened on first use: 0 and *out, or a store error. */
 int db_app_reader(db_app *app, db_store **out);
-/* The current catalog snapshot with a reference taken; never NULL. */
-db_snapshot *db_app_snapshot_acquire(db_app *app);
-void db_app_snapshot_release(db_snapshot *s);
+/* The current catalog snapshot and cube version, each with a reference taken (never NULL), and the
+ * derived indicators' engine (NULL when off); release both with db_app_snapshot_release. */
+db_snapshot *db_app_snapshot_acquire(db_app *app, const db_cube_version **cube, db_derive **derive);
+void db_app_snapshot_release(db_snapshot *s, const db_cube_version *cube);
 
 /* Counts one answered request (route index or -1) and its duration in seconds. Thread-safe. */
 void db_app_metrics_request(db_app *app, int route, const char *method, int status, double seconds);

@@ -12,8 +12,8 @@
  *      connection), else at the end of the request;
  *   3. body chunks are accumulated up to max_body_bytes (a chunked body that grows beyond is counted,
  *      not kept, and answered 413);
- *   4. the complete request goes to the route's handler with this thread's read handle and the current
- *      catalog snapshot; its answer gets an ETag (GET), is turned into 304 when If-None-Match matches,
+ *   4. the complete request goes to the route's handler with this thread's read handle, the current
+ *      catalog snapshot and the cube version that goes with it; its answer gets an ETag (GET), is turned into 304 when If-None-Match matches,
  *      and is sent. A handler that fails is logged and answered with a problem.
  * SIGTERM or SIGINT: stop accepting (MHD_quiesce_daemon), let requests in flight finish (answers then
  * carry "Connection: close"), stop the daemon, close the store handles. */
@@ -431,7 +431,9 @@ static enum MHD_Result answer(server *srv, request *rq, struct MHD_Connection *c
 /* Runs the route's handler on the complete request and answers. */
 static enum MHD_Result dispatch(server *srv, request *rq, struct MHD_Connection *c, const char *method) {
   const db_route *route = &db_routes[rq->route_index];
-  db_snapshot *snap = db_app_snapshot_acquire(srv->app);
+  const db_cube_version *cube;
+  db_derive *derive;
+  db_snapshot *snap = db_app_snapshot_acquire(srv->app, &cube, &derive);
   db_req req = {
       .app = srv->app,
       .route = route,
@@ -444,6 +446,9 @@ static enum MHD_Result dispatch(server *srv, request *rq, struct MHD_Connection 
       .who = rq->who,
       .store = rq->store,
       .cat = &snap->cat,
+      .plans = snap->plans,
+      .cube = cube,
+      .derive = derive,
       .conn = &rq->ex,
   };
   memcpy(req.params, rq->params, sizeof req.params);
@@ -458,7 +463,7 @@ static enum MHD_Result dispatch(server *srv, request *rq, struct MHD_Connection 
   }
   enum MHD_Result ok = answer(srv, rq, c, method, &w);
   resp_free(&w);
-  db_app_snapshot_release(snap);
+  db_app_snapshot_release(snap, cube);
   return ok;
 }
 

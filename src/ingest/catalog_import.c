@@ -20,6 +20,7 @@
 #include "base/map.h"
 #include "base/mem.h"
 #include "base/text.h"
+#include "formula/derived.h"
 #include "ingest/csv.h"
 #include "model/catalog.h"
 
@@ -111,6 +112,8 @@ static const field_def indicator_fields[] = {
     F(db_indicator, dimensions, NULL, T_TEXT, 0, IN_BOTH),
     F(db_indicator, source, NULL, T_TEXT, 0, IN_BOTH),
     F(db_indicator, synthetic, NULL, T_BOOL, 0, IN_BOTH),
+    F(db_indicator, band_at_risk, NULL, T_DOUBLE, 0, IN_BOTH),
+    F(db_indicator, band_off_track, NULL, T_DOUBLE, 0, IN_BOTH),
 };
 
 static const field_def dimension_fields[] = {
@@ -940,6 +943,20 @@ static void drop_replaced_successions(import_ctx *x) {
   db_buf_free(&key);
 }
 
+/* The record of the file a model path ("indicators[CPI].owner") is about, or NULL; *field receives the
+ * field path after the object ("owner"). */
+static record *record_at(import_ctx *x, const char *path, const char **field) {
+  size_t kind_len = strlen(x->k->name);
+  const char *open = path ? strchr(path, '[') : NULL;
+  const char *close = open ? strstr(open, "].") : NULL;
+  int64_t at;
+  if (!close || (size_t)(open - path) != kind_len || strncmp(path, x->k->name, kind_len) != 0 ||
+      !db_map_get(&x->keys, open + 1, (size_t)(close - open - 1), &at))
+    return NULL;
+  *field = close + 2;
+  return &x->recs[at];
+}
+
 /* Puts the file's objects into the store's catalog and links it; problems of the file's objects are
  * reported at their records, others as the model names them. */
 static void link_catalog(import_ctx *x) {
@@ -948,20 +965,30 @@ static void link_catalog(import_ctx *x) {
     if (keyed(x, &x->recs[i])) x->k->put(&x->cat, &x->recs[i].obj);
   db_diag found = DB_DIAG_INIT;
   db_catalog_link(&x->cat, &found);
-  size_t kind_len = strlen(x->k->name);
   for (size_t i = 0; i < found.count; i++) {
     const db_problem *p = &found.items[i];
-    const char *open = p->path ? strchr(p->path, '[') : NULL;
-    const char *close = open ? strstr(open, "].") : NULL;
-    record *r = NULL;
-    if (close && (size_t)(open - p->path) == kind_len && strncmp(p->path, x->k->name, kind_len) == 0) {
-      int64_t at;
-      if (db_map_get(&x->keys, open + 1, (size_t)(close - open - 1), &at)) r = &x->recs[at];
-    }
+    const char *field;
+    record *r = record_at(x, p->path, &field);
     if (r)
-      report(x, r, close + 2, p->message);
+      report(x, r, field, p->message);
     else
       db_diag_add(x->d, p->line, p->column, p->path, p->code, "%s", p->message);
+  }
+  db_diag_free(&found);
+}
+
+/* The formulas of the catalog as it would be after an indicator import (formula/derived.h). A problem
+ * keeps the path that names the indicator ("indicators[IDX].formula", the message starting with the
+ * column in the formula) and, for an indicator of a CSV file, gets the line and column of its cell. */
+static void check_formulas(import_ctx *x) {
+  db_diag found = DB_DIAG_INIT;
+  db_formula_check_catalog(&x->cat, NULL, NULL, &found);
+  int fi = find_field(x->k, "formula", IN_BOTH);
+  for (size_t i = 0; i < found.count; i++) {
+    const db_problem *p = &found.items[i];
+    const char *field;
+    const record *r = x->json ? NULL : record_at(x, p->path, &field);
+    db_diag_add(x->d, r ? r->line : 0, r ? x->column[fi] : 0, p->path, p->code, "%s", p->message);
   }
   db_diag_free(&found);
 }
@@ -1110,6 +1137,7 @@ static int import_objects(import_ctx *x, db_store *s, size_t *n_imported) {
     link_catalog(x);
   else
     check_target_refs(x);
+  if (x->k->put == put_indicator) check_formulas(x);
   if (db_diag_total(x->d) > before) return DB_EINVAL;
   plan_writes(x);
   if ((rc = write_all(x, s, x->n_writes, x->n, write_planned, x)) == DB_OK && n_imported) *n_imported = x->n;

@@ -32,6 +32,7 @@ typedef struct block {
   db_obs rows[BLOCK_ROWS];
   db_obs_outcome outcomes[BLOCK_ROWS];
   long lines[BLOCK_ROWS];
+  size_t keys[BLOCK_ROWS]; /* when keeping changes: offset of each row's dimension key in change_keys */
   size_t n;
   db_series *new_series; /* created by the writer before the rows */
   size_t n_new, cap_new;
@@ -66,6 +67,15 @@ struct db_ingest {
 
   db_ingest_guard guard;
   void *guard_ctx;
+
+  /* the change set, when kept: rows with their dimension keys as offsets (key_of) into change_keys,
+   * where each distinct key is stored once (key_index) */
+  int keep;
+  db_obs_row *changes;
+  size_t *key_of;
+  size_t n_changes, cap_changes;
+  db_buf change_keys;
+  db_map key_index;
 
   int columns[DB__F_COUNT];
   const char *path;
@@ -150,6 +160,33 @@ static void report_duplicate(db_ingest *in, long line, const db_obs *o) {
               "duplicate row: this batch already has a value of %s for %s in %s", ind, unit, code);
 }
 
+/* Appends a row that changed the stored value to the change set (its dimension key at key_offset). */
+static void keep_change(db_ingest *in, const db_obs *o, size_t key_offset) {
+  if (in->n_changes == in->cap_changes) {
+    in->cap_changes = in->cap_changes ? 2 * in->cap_changes : 1024;
+    in->changes = db_realloc(in->changes, in->cap_changes * sizeof *in->changes);
+    in->key_of = db_realloc(in->key_of, in->cap_changes * sizeof *in->key_of);
+  }
+  int64_t packed = 0;
+  db_map_get(&in->series_by_id, &o->series, sizeof o->series, &packed);
+  const db_indicator *ind = &in->cat->indicators[(int32_t)(packed >> 32)];
+  const db_orgunit *unit = &in->cat->units[(int32_t)(packed & 0xffffffff)];
+  in->key_of[in->n_changes] = key_offset;
+  in->changes[in->n_changes++] = (db_obs_row){.series = o->series, .indicator = ind->id, .orgunit = unit->id,
+                                              .period = o->period, .value = o->value, .status = o->status,
+                                              .seq = in->seq};
+}
+
+/* The offset of dimension key dk in change_keys, stored there the first time it is met. */
+static size_t key_offset(db_ingest *in, const char *dk) {
+  int64_t at;
+  if (db_map_gets(&in->key_index, dk, &at)) return (size_t)at;
+  size_t offset = in->change_keys.len;
+  db_buf_append(&in->change_keys, dk, strlen(dk) + 1);
+  db_map_puts(&in->key_index, dk, (int64_t)offset);
+  return offset;
+}
+
 static void absorb_outcomes(db_ingest *in, block *b) {
   if (b->err) {
     in->dead = in->failed = 1;
@@ -159,8 +196,11 @@ static void absorb_outcomes(db_ingest *in, block *b) {
   for (size_t i = 0; i < b->n; i++) {
     const db_obs *o = &b->rows[i];
     switch (b->outcomes[i]) {
-      case DB_OBS_INSERTED: in->res.inserted++; break;
-      case DB_OBS_REVISED: in->res.revised++; break;
+      case DB_OBS_INSERTED:
+      case DB_OBS_REVISED:
+        *(b->outcomes[i] == DB_OBS_INSERTED ? &in->res.inserted : &in->res.revised) += 1;
+        if (in->keep) keep_change(in, o, b->keys[i]);
+        break;
       case DB_OBS_UNCHANGED: {
         int64_t key[2] = {o->series, o->period};
         if (db_map_get(&in->unchanged_seen, key, sizeof key, NULL)) {
@@ -452,6 +492,7 @@ static int resolve_row(db_ingest *in, long line, const char *ind_code, const cha
   o->series = series;
   o->period = db_period_key(&p);
   b->lines[b->n] = line;
+  if (in->keep) b->keys[b->n] = key_offset(in, dimkey);
   *slot = o;
   *ind_out = i;
   return 0;
@@ -482,6 +523,10 @@ static void ingest_free(db_ingest *in) {
   db_map_free(&in->series_by_key);
   db_map_free(&in->series_by_id);
   db_map_free(&in->unchanged_seen);
+  db_free(in->changes);
+  db_free(in->key_of);
+  db_buf_free(&in->change_keys);
+  db_map_free(&in->key_index);
   db_buf_free(&in->key);
   db_buf_free(&in->last_dims);
   db_buf_free(&in->where);
@@ -602,6 +647,16 @@ static char *summary_json(const db_ingest_result *r) {
   return db_buf_take(&b);
 }
 
+/* Moves the kept change set into in->res, its dimension keys turned from offsets into pointers. */
+static void hand_over_changes(db_ingest *in) {
+  in->res.change_keys = db_buf_take(&in->change_keys);
+  for (size_t i = 0; i < in->n_changes; i++) in->changes[i].dimkey = in->res.change_keys + in->key_of[i];
+  in->res.changes = in->changes;
+  in->res.n_changes = in->n_changes;
+  in->changes = NULL;
+  in->n_changes = 0;
+}
+
 int db_ingest_finish(db_ingest *in, db_ingest_result *res) {
   flush_block(in);
   drain_writer(in);
@@ -620,10 +675,21 @@ int db_ingest_finish(db_ingest *in, db_ingest_result *res) {
   if (rc) {
     db_store_rollback(in->store);
     in->res.seq = 0;
+  } else if (in->keep) {
+    hand_over_changes(in);
   }
   if (res) *res = in->res;
+  else db_ingest_result_free(&in->res);
   ingest_free(in);
   return rc;
+}
+
+void db_ingest_result_free(db_ingest_result *res) {
+  db_free(res->changes);
+  db_free(res->change_keys);
+  res->changes = NULL;
+  res->change_keys = NULL;
+  res->n_changes = 0;
 }
 
 void db_ingest_abort(db_ingest *in) {
@@ -632,6 +698,8 @@ void db_ingest_abort(db_ingest *in) {
   db_store_rollback(in->store);
   ingest_free(in);
 }
+
+void db_ingest_keep_changes(db_ingest *in) { in->keep = 1; }
 
 void db_ingest_set_guard(db_ingest *in, db_ingest_guard guard, void *ctx) {
   in->guard = guard;

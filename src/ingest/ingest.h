@@ -30,7 +30,19 @@ typedef struct db_ingest_result {
   int64_t seq; /* the batch's change sequence number (0 when rolled back) */
   int64_t rows, inserted, revised, unchanged, rejected;
   int64_t new_series;
+  /* The committed change set, kept when the batch was asked to (db_ingest_keep_changes; db_ingest_buffer
+   * always does): one row per observation the batch inserted or revised, in batch order, with series,
+   * indicator, orgunit, dimkey, period, value, status and seq filled (revision and received_ms 0). This
+   * is what the in-memory cube applies (cube.h db_cube_apply). NULL and 0 otherwise, and when the batch
+   * did not commit. The rows and their dimension keys (change_keys) are owned by the result: free them
+   * with db_ingest_result_free. */
+  db_obs_row *changes;
+  size_t n_changes;
+  char *change_keys;
 } db_ingest_result;
+
+/* Frees the change set of a result (a result without one, or zeroed, is fine). */
+void db_ingest_result_free(db_ingest_result *res);
 
 /* Begins a batch on an open store whose catalog is `cat` (loaded by the caller, kept unchanged during
  * the batch). info->received_ms 0 means now. Returns 0; DB_EEXIST with *replay filled (caller frees it
@@ -54,6 +66,10 @@ int db_ingest_add(db_ingest *in, long line, const char *indicator, const char *o
  * (DB_EINVAL). Frees `in` in both cases. */
 int db_ingest_finish(db_ingest *in, db_ingest_result *res);
 
+/* Asks the batch to keep its change set for the result (see db_ingest_result.changes). Call it right
+ * after db_ingest_begin, before any row is added. */
+void db_ingest_keep_changes(db_ingest *in);
+
 /* Abandons the batch (rolls back) and frees `in`. */
 void db_ingest_abort(db_ingest *in);
 
@@ -74,7 +90,7 @@ int db_ingest_file(db_store *s, const db_catalog *cat, const char *path, const c
                    db_diag *d, db_ingest_result *res);
 
 /* The same for a document in memory (an HTTP body): format "csv" or "json" is required; guard (may be
- * NULL) is set on the batch. */
+ * NULL) is set on the batch. The batch keeps its change set: free the result with db_ingest_result_free. */
 int db_ingest_buffer(db_store *s, const db_catalog *cat, const char *data, size_t len, const char *format,
                      const db_batch_info *info, db_ingest_guard guard, void *guard_ctx, db_diag *d,
                      db_ingest_result *res);

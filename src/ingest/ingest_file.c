@@ -247,9 +247,9 @@ static const char *file_format(const char *path, const char *format) {
   return NULL;
 }
 
-/* Runs one batch over a document: begin (or replay), read, finish. */
+/* Runs one batch over a document: begin (or replay), read, finish; `keep`: keep the change set. */
 static int ingest_source(db_store *s, const db_catalog *cat, const source *src, const char *fmt,
-                         const db_batch_info *info, db_ingest_guard guard, void *guard_ctx,
+                         const db_batch_info *info, db_ingest_guard guard, void *guard_ctx, int keep,
                          db_progress_fn progress, void *progress_ctx, db_diag *d, db_ingest_result *res) {
   db_ingest *in;
   db_batch_summary replay = {0};
@@ -264,6 +264,7 @@ static int ingest_source(db_store *s, const db_catalog *cat, const source *src, 
   }
   if (rc) return rc;
   db_ingest_set_guard(in, guard, guard_ctx);
+  if (keep) db_ingest_keep_changes(in);
   rc = strcmp(fmt, "csv") == 0 ? ingest_csv(in, cat, src, progress, progress_ctx, d) : ingest_json(in, src, d);
   if (rc) {
     /* a problem the batch itself may not have seen (a malformed record): never commit */
@@ -282,7 +283,7 @@ int db_ingest_file(db_store *s, const db_catalog *cat, const char *path, const c
     return db_diag_add(d, 0, 0, NULL, DB_EUNSUPPORTED,
                        "%s: unknown format (name the file .csv or .json, or give the format)", path);
   source src = {path, NULL, 0};
-  return ingest_source(s, cat, &src, fmt, info, NULL, NULL, progress, progress_ctx, d, res);
+  return ingest_source(s, cat, &src, fmt, info, NULL, NULL, 0, progress, progress_ctx, d, res);
 }
 
 int db_ingest_buffer(db_store *s, const db_catalog *cat, const char *data, size_t len, const char *format,
@@ -293,5 +294,5 @@ int db_ingest_buffer(db_store *s, const db_catalog *cat, const char *data, size_
     return db_diag_add(d, 0, 0, NULL, DB_EUNSUPPORTED, "unsupported format '%s' (csv or json)",
                        format ? format : "");
   source src = {NULL, data, len};
-  return ingest_source(s, cat, &src, format, info, guard, guard_ctx, NULL, NULL, d, res);
+  return ingest_source(s, cat, &src, format, info, guard, guard_ctx, 1, NULL, NULL, d, res);
 }

@@ -315,6 +315,21 @@ static void check_indicator_rules(const db_indicator *ind, long line, db_diag *d
   }
 }
 
+/* The status bands: 0 <= band_off_track <= band_at_risk <= 100. */
+static void check_bands(const db_indicator *ind, long line, db_diag *d) {
+  int at_risk_ok = ind->band_at_risk >= 0 && ind->band_at_risk <= 100; /* false for NAN */
+  int off_track_ok = ind->band_off_track >= 0 && ind->band_off_track <= 100;
+  if (!at_risk_ok)
+    db_diag_add(d, line, 0, "band_at_risk", DB_EINVAL, "band_at_risk must be a percentage of the plan, 0..100, not %g",
+                ind->band_at_risk);
+  if (!off_track_ok)
+    db_diag_add(d, line, 0, "band_off_track", DB_EINVAL,
+                "band_off_track must be a percentage of the plan, 0..100, not %g", ind->band_off_track);
+  if (at_risk_ok && off_track_ok && ind->band_off_track > ind->band_at_risk)
+    db_diag_add(d, line, 0, "band_off_track", DB_EINVAL, "band_off_track %g is above band_at_risk %g",
+                ind->band_off_track, ind->band_at_risk);
+}
+
 int db_indicator_validate(const db_indicator *ind, long line, db_diag *d) {
   size_t before = db_diag_total(d);
   check_code(ind->code, "code", 1, line, d);
@@ -336,6 +351,7 @@ int db_indicator_validate(const db_indicator *ind, long line, db_diag *d) {
   if (ind->valid_min > ind->valid_max) /* false when either is NAN */
     db_diag_add(d, line, 0, "valid_min", DB_EINVAL, "valid_min %g is greater than valid_max %g",
                 ind->valid_min, ind->valid_max);
+  check_bands(ind, line, d);
   check_code(ind->owner, "owner", 0, line, d);
   check_code_list(ind->groups, "groups", line, d);
   check_code_list(ind->dimensions, "dimensions", line, d);
@@ -401,6 +417,8 @@ void db_indicator_init(db_indicator *ind) {
   memset(ind, 0, sizeof *ind);
   ind->decimals = 2;
   ind->valid_min = ind->valid_max = NAN;
+  ind->band_at_risk = DB_BAND_AT_RISK_DEFAULT;
+  ind->band_off_track = DB_BAND_OFF_TRACK_DEFAULT;
 }
 
 void db_orgunit_copy(db_orgunit *dst, const db_orgunit *src) {

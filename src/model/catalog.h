@@ -17,6 +17,8 @@
 #include "model/period.h"
 
 #define DB_DATE_NONE INT64_MIN
+#define DB_BAND_AT_RISK_DEFAULT 90.0   /* percent of the plan (db_indicator.band_at_risk) */
+#define DB_BAND_OFF_TRACK_DEFAULT 75.0 /* percent of the plan (db_indicator.band_off_track) */
 
 /* ---- org units ---- */
 typedef enum db_ou_kind {
@@ -94,6 +96,10 @@ typedef struct db_indicator {
   char *dimensions; /* dimension codes separated by ';' */
   char *source;     /* provenance */
   int synthetic;    /* generated, not real data */
+  /* Status bands against the plan, in percent of it (analytics/analytics.h): on track at or above
+   * band_at_risk, at risk below it, off track below band_off_track; 0 <= off_track <= at_risk <= 100.
+   * db_indicator_init sets the defaults, 90 and 75. */
+  double band_at_risk, band_off_track;
 } db_indicator;
 
 /* ---- dimensions ---- */

@@ -216,8 +216,14 @@ static int chain_audit(sqlite3 *db) {
   return e == SQLITE_DONE ? SQLITE_OK : e;
 }
 
-const char *const db_sqlite__migrations[] = {migration_1, migration_2};
-int (*const db_sqlite__migration_steps[])(struct sqlite3 *db) = {NULL, chain_audit};
+/* Schema 3: the status bands of an indicator (analytics/analytics.h): below band_at_risk percent of the
+ * plan an indicator is at risk, below band_off_track off track. Existing indicators get the defaults. */
+static const char migration_3[] =
+    "ALTER TABLE indicator ADD COLUMN band_at_risk REAL NOT NULL DEFAULT 90;"
+    "ALTER TABLE indicator ADD COLUMN band_off_track REAL NOT NULL DEFAULT 75;";
+
+const char *const db_sqlite__migrations[] = {migration_1, migration_2, migration_3};
+int (*const db_sqlite__migration_steps[])(struct sqlite3 *db) = {NULL, chain_audit, NULL};
 
 _Static_assert(sizeof db_sqlite__migrations / sizeof db_sqlite__migrations[0] == DB_STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -128,6 +128,11 @@ int db_store_batch_finish(db_store *s, const db_batch_summary *summary) {
 int db_store_obs_read(db_store *s, const db_obs_filter *f, db_obs_cb cb, void *ctx) {
   return s->ops->obs_read(s, f, cb, ctx);
 }
+int db_store_obs_scan(db_store *s, db_obs_cb cb, void *ctx) {
+  if (s->ops->obs_scan) return s->ops->obs_scan(s, cb, ctx);
+  db_obs_filter all = {0};
+  return s->ops->obs_read(s, &all, cb, ctx);
+}
 int db_store_obs_history(db_store *s, int64_t series, int64_t period, db_obs_cb cb, void *ctx) {
   return s->ops->obs_history(s, series, period, cb, ctx);
 }

@@ -180,6 +180,7 @@ typedef struct db_store_ops {
   int (*obs_write)(db_store *s, int64_t seq, const db_obs *rows, size_t n, db_obs_outcome *outcomes);
   int (*batch_finish)(db_store *s, const db_batch_summary *summary);
   int (*obs_read)(db_store *s, const db_obs_filter *f, db_obs_cb cb, void *ctx);
+  int (*obs_scan)(db_store *s, db_obs_cb cb, void *ctx); /* optional: NULL falls back to obs_read */
   int (*obs_history)(db_store *s, int64_t series, int64_t period, db_obs_cb cb, void *ctx);
 
   int (*audit_append)(db_store *s, const db_audit *a, const db_audit_link *link); /* link->id unused */
@@ -204,7 +205,7 @@ struct db_store {
   const db_store_ops *ops;
 };
 
-#define DB_STORE_SCHEMA_VERSION 2
+#define DB_STORE_SCHEMA_VERSION 3
 
 /* Opens (creating if needed) the store at url and brings its schema up to DB_STORE_SCHEMA_VERSION
  * with the numbered migrations. A store whose schema is newer than this program is refused with
@@ -254,6 +255,12 @@ int db_store_obs_write(db_store *s, int64_t seq, const db_obs *rows, size_t n, d
 int db_store_batch_finish(db_store *s, const db_batch_summary *summary);
 /* Observations matching f, ordered by indicator id, org unit id, dimension key, period. */
 int db_store_obs_read(db_store *s, const db_obs_filter *f, db_obs_cb cb, void *ctx);
+/* Every current observation, for building the in-memory cube: the rows and the order of
+ * db_store_obs_read with an empty filter, with only series, indicator, orgunit, dimkey, period and
+ * value filled (status, revision, seq and received_ms are 0). Backends make it the fastest full read
+ * they can (SQLite: no join with the batches, and a plain scan of the observations in key order when
+ * series ids follow the (indicator, orgunit, dimkey) order, as bulk loads number them). */
+int db_store_obs_scan(db_store *s, db_obs_cb cb, void *ctx);
 /* Every revision of one observation, oldest first (the current one last). */
 int db_store_obs_history(db_store *s, int64_t series, int64_t period, db_obs_cb cb, void *ctx);
 

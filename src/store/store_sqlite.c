@@ -79,8 +79,9 @@
   X(ST_PUT_INDICATOR,                                                                                        \
     "INSERT INTO indicator(code, name, name_en, description, unit, unit_mult, decimals, periodicity,"        \
     " period_span, agg_space, weight, agg_time, polarity, valid_min, valid_max, owner, sector, groups,"      \
-    " is_public, legal_ref, formula, dimensions, source, synthetic) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"      \
-    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"                    \
+    " is_public, legal_ref, formula, dimensions, source, synthetic, band_at_risk, band_off_track)"           \
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"     \
+    " ?21, ?22, ?23, ?24, ?25, ?26)"                                                                         \
     " ON CONFLICT(code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en,"                     \
     " description = excluded.description, unit = excluded.unit, unit_mult = excluded.unit_mult,"             \
     " decimals = excluded.decimals, periodicity = excluded.periodicity,"                                     \
@@ -89,7 +90,8 @@
     " valid_max = excluded.valid_max, owner = excluded.owner, sector = excluded.sector,"                     \
     " groups = excluded.groups, is_public = excluded.is_public, legal_ref = excluded.legal_ref,"             \
     " formula = excluded.formula, dimensions = excluded.dimensions, source = excluded.source,"               \
-    " synthetic = excluded.synthetic RETURNING id")                                                          \
+    " synthetic = excluded.synthetic, band_at_risk = excluded.band_at_risk,"                                 \
+    " band_off_track = excluded.band_off_track RETURNING id")                                                \
   X(ST_PUT_DIMENSION,                                                                                        \
     "INSERT INTO dimension(code, name) VALUES(?1, ?2)"                                                       \
     " ON CONFLICT(code) DO UPDATE SET name = excluded.name RETURNING id")                                    \
@@ -119,7 +121,8 @@
   X(ST_LOAD_INDICATORS,                                                                                      \
     "SELECT id, code, name, name_en, description, unit, unit_mult, decimals, periodicity, period_span,"      \
     " agg_space, weight, agg_time, polarity, valid_min, valid_max, owner, sector, groups, is_public,"        \
-    " legal_ref, formula, dimensions, source, synthetic FROM indicator ORDER BY id")                         \
+    " legal_ref, formula, dimensions, source, synthetic, band_at_risk, band_off_track FROM indicator"        \
+    " ORDER BY id")                                                                                          \
   X(ST_LOAD_DIMENSIONS, "SELECT id, code, name FROM dimension ORDER BY id")                                  \
   X(ST_LOAD_ITEMS, "SELECT code, name FROM dimension_item WHERE dimension_id = ?1 ORDER BY ord")             \
   X(ST_READ_SERIES, "SELECT id, indicator_id, orgunit_id, dimkey FROM series ORDER BY id")                   \
@@ -151,6 +154,10 @@
     " b.received_ms FROM series s CROSS JOIN obs o ON o.series_id = s.id JOIN batch b ON b.seq = o.seq"      \
     " WHERE s.indicator_id = ?1 AND s.orgunit_id = ?2 AND o.period >= ?3 AND o.period <= ?4"                 \
     " ORDER BY s.dimkey, o.period")                                                                          \
+  X(ST_SCAN_KEYS, "SELECT series_id, period, value FROM obs ORDER BY series_id, period")                     \
+  X(ST_SCAN_WALK,                                                                                            \
+    "SELECT o.series_id, o.period, o.value FROM series s CROSS JOIN obs o ON o.series_id = s.id"             \
+    " ORDER BY s.indicator_id, s.orgunit_id, s.dimkey, o.period")                                            \
   X(ST_OBS_HISTORY,                                                                                          \
     "SELECT s.id, s.indicator_id, s.orgunit_id, s.dimkey, o.period, o.value, o.status, o.rev, o.seq,"        \
     " b.received_ms FROM (SELECT * FROM obs_history WHERE series_id = ?1 AND period = ?2"                    \
@@ -642,6 +649,8 @@ static int sq_put_indicator(db_store *store, db_indicator *ind) {
   bind_text(st, 22, ind->dimensions);
   bind_text(st, 23, ind->source);
   sqlite3_bind_int(st, 24, ind->synthetic);
+  sqlite3_bind_double(st, 25, ind->band_at_risk);
+  sqlite3_bind_double(st, 26, ind->band_off_track);
   return step_int64(st, &ind->id);
 }
 
@@ -831,6 +840,8 @@ static int load_indicators(db_sqlite *s, db_catalog *out) {
         .dimensions = col_text(st, 22),
         .source = col_text(st, 23),
         .synthetic = sqlite3_column_int(st, 24),
+        .band_at_risk = sqlite3_column_double(st, 25),
+        .band_off_track = sqlite3_column_double(st, 26),
     };
     db_catalog_put_indicator(out, &ind);
   }
@@ -1224,6 +1235,102 @@ static int sq_obs_read(db_store *store, const db_obs_filter *f, db_obs_cb cb, vo
   return rc;
 }
 
+/* Every series, by id, as obs_scan needs them: parallel arrays, dimension keys in one arena. */
+typedef struct scan_series {
+  int64_t *id, *indicator, *orgunit;
+  size_t *dimkey; /* offset of each key in keys */
+  size_t n, cap;
+  db_buf keys;
+  int ordered; /* ids ascend in the (indicator, orgunit, dimkey) order */
+} scan_series;
+
+static void scan_series_free(scan_series *ss) {
+  db_free(ss->id);
+  db_free(ss->indicator);
+  db_free(ss->orgunit);
+  db_free(ss->dimkey);
+  db_buf_free(&ss->keys);
+}
+
+static int scan_series_add(void *ctx, const db_series *se) {
+  scan_series *ss = ctx;
+  if (ss->n == ss->cap) {
+    ss->cap = ss->cap ? 2 * ss->cap : 1024;
+    ss->id = db_realloc(ss->id, ss->cap * sizeof *ss->id);
+    ss->indicator = db_realloc(ss->indicator, ss->cap * sizeof *ss->indicator);
+    ss->orgunit = db_realloc(ss->orgunit, ss->cap * sizeof *ss->orgunit);
+    ss->dimkey = db_realloc(ss->dimkey, ss->cap * sizeof *ss->dimkey);
+  }
+  size_t i = ss->n++;
+  ss->id[i] = se->id;
+  ss->indicator[i] = se->indicator;
+  ss->orgunit[i] = se->orgunit;
+  ss->dimkey[i] = ss->keys.len;
+  db_buf_puts(&ss->keys, se->dimkey ? se->dimkey : "");
+  db_buf_putc(&ss->keys, '\0');
+  if (i && ss->ordered) {
+    const char *a = ss->keys.data + ss->dimkey[i - 1], *b = ss->keys.data + ss->dimkey[i];
+    ss->ordered = ss->indicator[i - 1] != se->indicator ? ss->indicator[i - 1] < se->indicator
+                  : ss->orgunit[i - 1] != se->orgunit   ? ss->orgunit[i - 1] < se->orgunit
+                                                        : strcmp(a, b) < 0;
+  }
+  return 0;
+}
+
+/* The index of series `id` in ss (ids ascend), trying `hint` and the one after it first; -1 if absent. */
+static int64_t scan_series_find(const scan_series *ss, int64_t id, size_t hint) {
+  if (hint < ss->n && ss->id[hint] == id) return (int64_t)hint;
+  if (hint + 1 < ss->n && ss->id[hint + 1] == id) return (int64_t)hint + 1;
+  size_t a = 0, b = ss->n;
+  while (a < b) {
+    size_t mid = a + (b - a) / 2;
+    if (ss->id[mid] < id)
+      a = mid + 1;
+    else
+      b = mid;
+  }
+  return a < ss->n && ss->id[a] == id ? (int64_t)a : -1;
+}
+
+/* The series table in memory, then the observations with three columns each: in key order when the
+ * series ids follow the contract's order (a sequential read of the table), else walking the series in
+ * that order. Both reads run in one read transaction (unless the handle is in one), so they agree. */
+static int sq_obs_scan(db_store *store, db_obs_cb cb, void *ctx) {
+  db_sqlite *s = handle(store);
+  scan_series ss = {.ordered = 1};
+  int own_tx = !s->in_tx, rc = DB_OK, e = SQLITE_OK;
+  sqlite3_stmt *st = NULL;
+  if (own_tx && (e = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK) return map_rc(e);
+  if ((rc = sq_read_series(store, scan_series_add, &ss)) != DB_OK) goto done;
+  if (!(st = stmt(s, ss.ordered ? ST_SCAN_KEYS : ST_SCAN_WALK, &rc))) goto done;
+  size_t at = 0;
+  while ((e = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t k = scan_series_find(&ss, sqlite3_column_int64(st, 0), at);
+    if (k < 0) {
+      rc = DB_ESTORE; /* an observation of no series: the store was edited by hand */
+      break;
+    }
+    at = (size_t)k;
+    db_obs_row row = {.series = ss.id[k],
+                      .indicator = ss.indicator[k],
+                      .orgunit = ss.orgunit[k],
+                      .dimkey = ss.keys.data + ss.dimkey[k],
+                      .period = sqlite3_column_int64(st, 1),
+                      .value = sqlite3_column_double(st, 2)};
+    int stop = cb(ctx, &row);
+    if (stop) {
+      rc = stop_code(stop);
+      break;
+    }
+  }
+  if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
+  sqlite3_reset(st);
+done:
+  if (own_tx) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* ends a read: nothing to lose */
+  scan_series_free(&ss);
+  return rc;
+}
+
 static int sq_obs_history(db_store *store, int64_t series, int64_t period, db_obs_cb cb, void *ctx) {
   db_sqlite *s = handle(store);
   int rc = DB_OK, e;
@@ -1546,6 +1653,7 @@ static const db_store_ops sqlite_ops = {
     .obs_write = sq_obs_write,
     .batch_finish = sq_batch_finish,
     .obs_read = sq_obs_read,
+    .obs_scan = sq_obs_scan,
     .obs_history = sq_obs_history,
     .audit_append = sq_audit_append,
     .audit_read = sq_audit_read,

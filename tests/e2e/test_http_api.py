@@ -176,7 +176,7 @@ def test_agencies_and_dimensions(demo_server):
 def test_indicators_public_and_all(demo_server, analyst):
     listed = rows(cli(demo_server, "catalog", "list", "indicators"))
     public = [i["code"] for i in listed if i["is_public"] == "1"]
-    assert 0 < len(public) < len(listed) == 47
+    assert 0 < len(public) < len(listed) == 48  # 47 with data and the derived WARD_DEV_INDEX
     anon = demo_server.get("/api/v1/indicators").json()["indicators"]
     assert [i["code"] for i in anon] == public and all(i["is_public"] is True for i in anon)
     every = demo_server.get("/api/v1/indicators", headers=analyst).json()["indicators"]
@@ -227,6 +227,7 @@ def test_indicator_one(demo_server, analyst):
         "unit": "%", "unit_mult": 0, "decimals": 2, "periodicity": "month", "period_span": 0, "agg_space": "none",
         "agg_time": "last", "polarity": "lower", "owner": "STATS", "sector": "prices",
         "groups": "gso_monthly;prices;plan2025", "is_public": True, "source": "synthetic", "synthetic": True,
+        "band_at_risk": 90.0, "band_off_track": 75.0,
         "targets": [{"indicator": "CPI_YOY", "orgunit": "VN", "period": "2025", "kind": "threshold", "value": 4.5,
                      "source": "Nghị quyết 158/2024/QH15 về Kế hoạch phát triển kinh tế - xã hội năm 2025 "
                                "(CPI tăng khoảng 4,5%)"}]}
@@ -384,7 +385,7 @@ def test_catalog_create_update_delete(fresh, steward):
     assert r.status == 200 and r.json() == {
         "code": "GREEN_AREA", "name": "Cây xanh", "unit_mult": 0, "decimals": 2, "periodicity": "year",
         "period_span": 0, "agg_space": "none", "agg_time": "none", "polarity": "neutral", "is_public": False,
-        "synthetic": False}
+        "synthetic": False, "band_at_risk": 90.0, "band_off_track": 75.0}
     assert problem(fresh.get("/api/v1/indicators/GREEN_AREA"), 404)  # no longer public
     r = fresh.request("PUT", "/api/v1/indicators/TREES", dict(NEW_INDICATOR, code="TREES"), headers=steward)
     assert r.status == 201 and r.json()["code"] == "TREES" and r.json()["is_public"] is True

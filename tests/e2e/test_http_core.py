@@ -137,7 +137,7 @@ def test_openapi_matches_route_table(demo_server):
     doc = r.json()
     assert doc["openapi"] == "3.1.0"
     table = routes()
-    assert len(table) == 27
+    assert len(table) == 31
     got = {(path, method.upper()) for path, item in doc["paths"].items() for method in item}
     assert got == {(pattern, method) for method, pattern, *_ in table}
     schemes = doc["components"]["securitySchemes"]

@@ -65,7 +65,13 @@ def samples(role):
                                                      "value": 1234.5}], 201),
         ("GET", "/api/v1/data"): ("/api/v1/data?indicator=CPI_YOY&orgunit=VN", None, 200),
         ("GET", "/api/v1/series/{indicator}/{orgunit}"): ("/api/v1/series/CPI_YOY/VN", None, 200),
+        ("GET", "/api/v1/analytics"): ("/api/v1/analytics?indicator=CPI_YOY&orgunit=VN&from=2024-01&to=2024-12"
+                                       "&transforms=value,yoy,yoy_pct,ytd", None, 200),
+        ("GET", "/api/v1/rank"): ("/api/v1/rank?indicator=POPULATION&period=2025&children_of=79", None, 200),
         ("GET", "/api/v1/audit"): ("/api/v1/audit", None, 200),
+        ("POST", "/api/v1/formula/check"): ("/api/v1/formula/check", {"formula": "yoy(RETAIL_SALES)"}, 200),
+        ("GET", "/api/v1/indices/{code}/pillars"): ("/api/v1/indices/WARD_DEV_INDEX/pillars?period=2025-09&parent=79",
+                                                    None, 200),
     }
 
 

@@ -635,9 +635,11 @@ static void test_migration_chains_old_records(void **state) {
   raw_exec(f->path, UNGUARD
            "UPDATE audit SET prev_hash = NULL, hash = NULL;"
            "ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash;"
-           "DROP TABLE session; DROP TABLE token; DROP TABLE user; PRAGMA user_version = 1");
+           "DROP TABLE session; DROP TABLE token; DROP TABLE user;"
+           "ALTER TABLE indicator DROP COLUMN band_at_risk; ALTER TABLE indicator DROP COLUMN band_off_track;"
+           "PRAGMA user_version = 1");
   f->store = open_store(f->path);
-  assert_raw(f->path, "PRAGMA user_version", "2");
+  assert_raw(f->path, "PRAGMA user_version", "3");
   char *got = raw_text(f->path, "SELECT group_concat(prev_hash || '>' || hash, ' ') FROM audit");
   assert_string_equal(got, expected);
   db_free(got);

@@ -472,7 +472,7 @@ static void test_json(void **state) {
       "$.indicators[0].colour: unknown member 'colour'; the members of indicators are code, name, name_en, "
       "description, unit, unit_mult, decimals, periodicity, period_span, agg_space (or aggregation), "
       "weight, agg_time, polarity, valid_min, valid_max, owner, sector, groups, is_public, legal_ref, "
-      "formula, dimensions, source, synthetic\n"
+      "formula, dimensions, source, synthetic, band_at_risk, band_off_track\n"
       "$.indicators[1].code: expected a string\n"
       "$.indicators[1].periodicity: 'monthly' is not a periodicity (5min, 15min, hour, day, week, month, "
       "quarter, half, year, multiyear)\n"

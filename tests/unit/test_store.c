@@ -270,7 +270,7 @@ static void test_migrations(void **state) {
   db_store *s = open_store(path);
   int version = 0;
   assert_int_equal(db_store_schema_version(s, &version), 0);
-  assert_int_equal(version, 2);
+  assert_int_equal(version, 3);
   db_store_close(s);
   assert_raw(path, "SELECT x FROM notes", "kept");
   assert_raw(path,
@@ -288,7 +288,7 @@ static void test_migrations(void **state) {
   assert_int_equal(d.items[0].code, DB_ESCHEMA);
   assert_string_equal(d.items[0].path, path);
   assert_string_equal(d.items[0].message,
-                      "store schema 7 is newer than this databrain (2); upgrade databrain");
+                      "store schema 7 is newer than this databrain (3); upgrade databrain");
   assert_raw(path, "PRAGMA user_version", "7");
   db_diag_free(&d);
   db_free(path);
