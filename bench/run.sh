@@ -196,7 +196,8 @@ else
 fi
 
 # ---------------- 5. HTTP ----------------
-# Start-up, series route throughput (wrk, 64 keep-alive connections), HTTP ingest, server memory.
+# Start-up, series route throughput (wrk, 64 keep-alive connections), Q1-Q5 over HTTP (one keep-alive
+# connection each), HTTP ingest, server memory.
 if [ "${SKIP_HTTP:-0}" = 1 ]; then
   log "SKIP_HTTP=1: HTTP figures skipped"
 else
@@ -204,7 +205,7 @@ else
   # shellcheck disable=SC1091
   . "$PQ/queries/params.env"
   log "HTTP: start-up, series route with wrk, ingest over HTTP"
-  DATABRAIN_BIN=$BIN "$HERE/http.sh" "$DB" "$DATA" "$IND_Q" "$OU_Q" "$RES/http.md" ||
+  DATABRAIN_BIN=$BIN "$HERE/http.sh" "$DB" "$DATA" "$IND_Q" "$OU_Q" "$RES/http.md" "$Q5_LIST" ||
     die "the HTTP benchmark failed"
   log "table written to $RES/http.md"
 fi

@@ -20,7 +20,7 @@
 
 #define MS_PER_DAY INT64_C(86400000)
 
-static const char *const transform_names[DB_TF_COUNT] = {"value", "yoy", "yoy_pct", "prev",  "mom",
+static const char *const transform_names[DB_TF_COUNT] = {"value", "yoy",  "yoy_pct",  "prev", "mom",
                                                          "ytd",   "plan", "plan_pct", "rank", "status"};
 static const char *const status_names[] = {NULL, "on_track", "at_risk", "off_track"};
 
@@ -48,18 +48,23 @@ static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) &&
 /* Slots per civil day of the daily and sub-daily types; 0 for the others. */
 static int64_t slots_per_day(db_period_type t) {
   switch (t) {
-    case DB_PT_DAY: return 1;
-    case DB_PT_HOUR: return 24;
-    case DB_PT_MIN15: return 96;
-    case DB_PT_MIN5: return 288;
-    default: return 0;
+    case DB_PT_DAY:
+      return 1;
+    case DB_PT_HOUR:
+      return 24;
+    case DB_PT_MIN15:
+      return 96;
+    case DB_PT_MIN5:
+      return 288;
+    default:
+      return 0;
   }
 }
 
 /* The period a year before p (see yoy in analytics.h): 0 and *out, or DB_ENOTFOUND when there is none. */
 static int year_back(const db_period *p, db_period *out) {
-  static const int64_t per_year[DB_PERIOD_TYPE_COUNT + 1] = {[DB_PT_MONTH] = 12, [DB_PT_QUARTER] = 4,
-                                                             [DB_PT_HALF] = 2, [DB_PT_YEAR] = 1};
+  static const int64_t per_year[DB_PERIOD_TYPE_COUNT + 1] = {
+      [DB_PT_MONTH] = 12, [DB_PT_QUARTER] = 4, [DB_PT_HALF] = 2, [DB_PT_YEAR] = 1};
   int64_t spd = slots_per_day(p->type);
   if (per_year[p->type]) {
     *out = db_period_add(p, -per_year[p->type]);
@@ -88,7 +93,8 @@ static int year_back(const db_period *p, db_period *out) {
 /* The year holding p (its ISO year for a week), the first period of p's type in it and how many there
  * are: 0, or DB_ENOTFOUND for multi-year periods. */
 static int year_of(const db_period *p, db_period *year, db_period *first, int64_t *periods) {
-  if (p->type == DB_PT_MULTIYEAR || db_period_containing(p, DB_PT_YEAR, 0, year) != DB_OK) return DB_ENOTFOUND;
+  if (p->type == DB_PT_MULTIYEAR || db_period_containing(p, DB_PT_YEAR, 0, year) != DB_OK)
+    return DB_ENOTFOUND;
   *periods = db_period_subperiods(year, p->type, first, 1);
   return *periods > 0 ? DB_OK : DB_ENOTFOUND;
 }
@@ -96,7 +102,8 @@ static int year_of(const db_period *p, db_period *year, db_period *first, int64_
 int db_analytics_unit_active(const db_orgunit *u, int64_t from_ms, int64_t to_ms) {
   int64_t offset = (int64_t)DB_CITY_UTC_OFFSET_MINUTES * 60000;
   int64_t first = floor_div(from_ms + offset, MS_PER_DAY), last = floor_div(to_ms - 1 + offset, MS_PER_DAY);
-  return (u->valid_from == DB_DATE_NONE || u->valid_from <= last) && (u->valid_to == DB_DATE_NONE || u->valid_to >= first);
+  return (u->valid_from == DB_DATE_NONE || u->valid_from <= last) &&
+         (u->valid_to == DB_DATE_NONE || u->valid_to >= first);
 }
 
 /* Whether unit u existed during p. */
@@ -124,9 +131,12 @@ static void plan_indicator(const db_analytics_ctx *c, const db_analytics_grid *g
                            ind_plan *ip) {
   *ip = (ind_plan){ind, is_derived(c, ind), db_cube_indicator_index(c->v, ind->code), {0, 0, 0}, 0};
   db_period first, last, data_first, data_last;
-  int has_data = !ip->derived && ip->vi >= 0 && db_cube_range(c->v, ip->vi, NULL, &data_first, &data_last) == DB_OK;
-  if ((!g->from || !g->to) && !has_data) return;
-  first = g->from ? db_period_at(ind->periodicity, ind->period_span, db_period_start_ms(g->from)) : data_first;
+  int window = g->from && g->to; /* else the data range is needed (a scan of the indicator's matrix) */
+  if (!window &&
+      (ip->derived || ip->vi < 0 || db_cube_range(c->v, ip->vi, NULL, &data_first, &data_last) != DB_OK))
+    return;
+  first =
+      g->from ? db_period_at(ind->periodicity, ind->period_span, db_period_start_ms(g->from)) : data_first;
   last = g->to ? db_period_at(ind->periodicity, ind->period_span, db_period_end_ms(g->to) - 1) : data_last;
   int64_t n = db_period_compare(&first, &last) <= 0 ? db_period_diff(&first, &last) + 1 : 0;
   ip->first = first;
@@ -204,8 +214,8 @@ static int64_t derived_values(const db_analytics_ctx *c, const ind_plan *ip, siz
 /* The value series of catalog unit cu over the n periods from `from` (of ip's indicator) into b: the
  * stored values, and where one is missing at a unit with children, the roll-up (for a derived
  * indicator: the engine's values). Returns 0 or an error. */
-static int load_values(const db_analytics_ctx *c, const ind_plan *ip, size_t cu, const db_period *from, size_t n,
-                       series_buf *b) {
+static int load_values(const db_analytics_ctx *c, const ind_plan *ip, size_t cu, const db_period *from,
+                       size_t n, series_buf *b) {
   const db_orgunit *u = &c->cat->units[cu];
   int64_t vu = !ip->derived && ip->vi >= 0 ? db_cube_unit_index(c->v, u->code) : -1;
   int64_t present = 0;
@@ -266,9 +276,13 @@ static double status_of(const db_indicator *ind, double ytd, double plan, int64_
   if (isnan(ytd) || !(plan > 0)) return NAN;
   double due = ind->agg_time == DB_AGG_SUM ? plan * (double)elapsed / (double)periods : plan;
   double pct = 100.0 * ytd / due;
-  double a = ind->polarity == DB_POL_HIGHER ? pct : ind->polarity == DB_POL_LOWER ? 200.0 - pct : 100.0 - fabs(pct - 100.0);
+  double a = ind->polarity == DB_POL_HIGHER  ? pct
+             : ind->polarity == DB_POL_LOWER ? 200.0 - pct
+                                             : 100.0 - fabs(pct - 100.0);
   if (isnan(a)) return NAN;
-  return a >= ind->band_at_risk ? DB_TARGET_ON_TRACK : a >= ind->band_off_track ? DB_TARGET_AT_RISK : DB_TARGET_OFF_TRACK;
+  return a >= ind->band_at_risk     ? DB_TARGET_ON_TRACK
+         : a >= ind->band_off_track ? DB_TARGET_AT_RISK
+                                    : DB_TARGET_OFF_TRACK;
 }
 
 /* One block: the periods k0 .. k1-1 of an indicator at one unit, and the transforms wanted. */
@@ -318,7 +332,8 @@ static int block_compute(const block_q *q, series_buf *b, double *cells, int32_t
   int rc = load_values(q->c, q->ip, q->cu, &lo, (size_t)n, b);
   if (rc) return rc;
   const double *x = b->x;
-  int need_year = WANTS(w, DB_TF_YTD) || WANTS(w, DB_TF_PLAN) || WANTS(w, DB_TF_PLAN_PCT) || WANTS(w, DB_TF_STATUS);
+  int need_year =
+      WANTS(w, DB_TF_YTD) || WANTS(w, DB_TF_PLAN) || WANTS(w, DB_TF_PLAN_PCT) || WANTS(w, DB_TF_STATUS);
   int need_back = WANTS(w, DB_TF_YOY) || WANTS(w, DB_TF_YOY_PCT);
   for (int64_t k = q->k0; k < q->k1; k++) {
     db_period p = db_period_add(&q->ip->first, k), yb, year, first;
@@ -328,21 +343,41 @@ static int block_compute(const block_q *q, series_buf *b, double *cells, int32_t
     if (need_back && year_back(&p, &yb) == DB_OK) j = db_period_diff(&lo, &yb);
     double prev = i > 0 ? x[i - 1] : NAN, back = j >= 0 ? x[j] : NAN;
     double ytd = s >= 0 ? ytd_of(x, s, i, ind->agg_time) : NAN;
-    double plan = has_year ? db_analytics_plan(q->c->plans, ind->code, cat->units[q->cu].code, year.ord) : NAN;
+    double plan =
+        has_year ? db_analytics_plan(q->c->plans, ind->code, cat->units[q->cu].code, year.ord) : NAN;
     double *out = cells + (k - q->k0) * (int64_t)q->ntf;
     for (size_t t = 0; t < q->ntf; t++) {
       double v = NAN;
       switch (q->tf[t]) {
-        case DB_TF_VALUE: v = x[i]; break;
-        case DB_TF_YOY: v = back; break;
-        case DB_TF_YOY_PCT: v = pct_change(x[i], back); break;
-        case DB_TF_PREV: v = prev; break;
-        case DB_TF_MOM: v = pct_change(x[i], prev); break;
-        case DB_TF_YTD: v = ytd; break;
-        case DB_TF_PLAN: v = plan; break;
-        case DB_TF_PLAN_PCT: v = plan > 0 && isfinite(100.0 * ytd / plan) ? 100.0 * ytd / plan : NAN; break;
-        case DB_TF_STATUS: v = has_year ? status_of(ind, ytd, plan, i - s + 1, periods) : NAN; break;
-        case DB_TF_RANK: break; /* filled by the caller */
+        case DB_TF_VALUE:
+          v = x[i];
+          break;
+        case DB_TF_YOY:
+          v = back;
+          break;
+        case DB_TF_YOY_PCT:
+          v = pct_change(x[i], back);
+          break;
+        case DB_TF_PREV:
+          v = prev;
+          break;
+        case DB_TF_MOM:
+          v = pct_change(x[i], prev);
+          break;
+        case DB_TF_YTD:
+          v = ytd;
+          break;
+        case DB_TF_PLAN:
+          v = plan;
+          break;
+        case DB_TF_PLAN_PCT:
+          v = plan > 0 && isfinite(100.0 * ytd / plan) ? 100.0 * ytd / plan : NAN;
+          break;
+        case DB_TF_STATUS:
+          v = has_year ? status_of(ind, ytd, plan, i - s + 1, periods) : NAN;
+          break;
+        case DB_TF_RANK:
+          break; /* filled by the caller */
       }
       out[t] = v;
     }
@@ -447,8 +482,8 @@ static int rank_block(const block_q *q, int64_t ind_pos, rank_cache *cache, size
 
 /* ---------- grids ---------- */
 
-int db_analytics_grid_run(const db_analytics_ctx *c, const db_analytics_grid *g, int64_t offset, int64_t limit,
-                          db_analytics_emit emit, void *emit_ctx) {
+int db_analytics_grid_run(const db_analytics_ctx *c, const db_analytics_grid *g, int64_t offset,
+                          int64_t limit, db_analytics_emit emit, void *emit_ctx) {
   int rc = check_grid(c, g);
   if (rc) return rc;
   if (offset < 0 || limit < 0) return DB_EINVAL;
@@ -465,7 +500,12 @@ int db_analytics_grid_run(const db_analytics_ctx *c, const db_analytics_grid *g,
     plan_indicator(c, g, &c->cat->indicators[g->indicators[i]], &ip);
     for (size_t u = 0; rc == DB_OK && u < g->n_units && row < end; u++, row += ip.n) {
       if (row + ip.n <= offset) continue;
-      block_q q = {c, &ip, g->units[u], g->transforms, g->n_transforms, row < offset ? offset - row : 0,
+      block_q q = {c,
+                   &ip,
+                   g->units[u],
+                   g->transforms,
+                   g->n_transforms,
+                   row < offset ? offset - row : 0,
                    row + ip.n > end ? end - row : ip.n};
       size_t nk = (size_t)(q.k1 - q.k0);
       if (nk > cap) {
@@ -499,7 +539,8 @@ int db_analytics_grid_run(const db_analytics_ctx *c, const db_analytics_grid *g,
 
 int64_t db_analytics_rank(const db_analytics_ctx *c, size_t indicator, const size_t *units, size_t n_units,
                           const db_period *p, db_transform t, db_analytics_ranked *out) {
-  if (indicator >= c->cat->n_indicators || (int)t < 0 || (int)t >= DB_TF_COUNT || t == DB_TF_RANK || t == DB_TF_STATUS)
+  if (indicator >= c->cat->n_indicators || (int)t < 0 || (int)t >= DB_TF_COUNT || t == DB_TF_RANK ||
+      t == DB_TF_STATUS)
     return DB_EINVAL;
   const db_indicator *ind = &c->cat->indicators[indicator];
   if (!p || p->type != ind->periodicity || (p->type == DB_PT_MULTIYEAR && p->span != ind->period_span))

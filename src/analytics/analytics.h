@@ -35,8 +35,8 @@
  *             lower), ties share the best rank (1, 2, 2, 4). Missing for a unit without a parent or value.
  * A percentage against a base of 0, and any result that is not finite, is missing. Missing is NAN.
  *
- * Ownership and threads: a context only borrows the version, the catalog, the plans and the engine, which must
- * outlive the calls; every function is a pure read of them (any number of threads may run grids on the
+ * Ownership and threads: a context only borrows the version, the catalog, the plans and the engine, which
+ * must outlive the calls; every function is a pure read of them (any number of threads may run grids on the
  * same context) and allocates only scratch memory it frees before returning. The catalog must be linked
  * (db_catalog_link); indicators and units are named by catalog index and matched to the version by code,
  * so a catalog newer than the version is fine (what the version lacks reads as missing). Rows handed to
@@ -67,7 +67,11 @@ typedef enum db_transform {
 #define DB_TF_COUNT 10
 
 /* Target status, as the status cell holds it. */
-typedef enum db_target_status { DB_TARGET_ON_TRACK = 1, DB_TARGET_AT_RISK, DB_TARGET_OFF_TRACK } db_target_status;
+typedef enum db_target_status {
+  DB_TARGET_ON_TRACK = 1,
+  DB_TARGET_AT_RISK,
+  DB_TARGET_OFF_TRACK
+} db_target_status;
 
 /* "value", "yoy", "yoy_pct", "prev", "mom", "ytd", "plan", "plan_pct", "rank", "status" and back (len
  * bytes of s): 0 or DB_EINVAL. */
@@ -90,10 +94,10 @@ void db_analytics_plans_free(db_analytics_plans *p);
 /* ---- grids ---- */
 typedef struct db_analytics_ctx {
   const db_cube_version *v;
-  const db_catalog *cat;            /* linked, the catalog of the version (indices are shared with derive) */
-  const db_analytics_plans *plans;  /* NULL: no plans (plan, plan_pct and status are missing) */
-  db_derive *derive;                /* NULL: derived indicators read the cube (where they have no data) */
-  db_diag *diag;                    /* problems of a derived indicator's evaluation; NULL: dropped */
+  const db_catalog *cat;           /* linked, the catalog of the version (indices are shared with derive) */
+  const db_analytics_plans *plans; /* NULL: no plans (plan, plan_pct and status are missing) */
+  db_derive *derive;               /* NULL: derived indicators read the cube (where they have no data) */
+  db_diag *diag;                   /* problems of a derived indicator's evaluation; NULL: dropped */
 } db_analytics_ctx;
 
 typedef struct db_analytics_grid {
@@ -112,8 +116,8 @@ typedef struct db_analytics_grid {
 typedef struct db_analytics_row {
   size_t indicator, unit; /* catalog indices */
   db_period period;
-  int32_t count, expected;     /* of the value (see the top of this file) */
-  double cells[DB_TF_COUNT];   /* cells[i]: the grid's transforms[i]; NAN when missing */
+  int32_t count, expected;   /* of the value (see the top of this file) */
+  double cells[DB_TF_COUNT]; /* cells[i]: the grid's transforms[i]; NAN when missing */
 } db_analytics_row;
 
 /* Called for each row of a page, in order; a nonzero return stops the run and is returned by it. */
@@ -127,10 +131,10 @@ int db_analytics_grid_size(const db_analytics_ctx *c, const db_analytics_grid *g
 /* Computes the rows offset .. offset + limit - 1 of the grid (fewer at its end), ordered by indicator
  * (in the grid's order), unit (idem), then period, and hands each to emit. Only the rows of the page are
  * computed (with the periods before them that yoy, prev and ytd read). Returns 0, what emit returned,
- * DB_EINVAL as db_analytics_grid_size, or DB_ETOOBIG when a roll-up would need more than the cube's scratch limit,
- * or a derived indicator's evaluation error (explained in c->diag). */
-int db_analytics_grid_run(const db_analytics_ctx *c, const db_analytics_grid *g, int64_t offset, int64_t limit,
-                          db_analytics_emit emit, void *emit_ctx);
+ * DB_EINVAL as db_analytics_grid_size, or DB_ETOOBIG when a roll-up would need more than the cube's scratch
+ * limit, or a derived indicator's evaluation error (explained in c->diag). */
+int db_analytics_grid_run(const db_analytics_ctx *c, const db_analytics_grid *g, int64_t offset,
+                          int64_t limit, db_analytics_emit emit, void *emit_ctx);
 
 /* Whether unit u existed at some time in [from_ms, to_ms) (its validity dates, civil days of the city,
  * overlap it). */

@@ -36,7 +36,8 @@ const cli_command cli_forecast_commands[] = {
      "then `test` rows; an empty or NA value is missing. Each series is fitted on its train rows and\n"
      "forecast `horizon` steps; the forecasts are scored against its test rows.\n\n"
      "--method NAME   naive, snaive, ses, holt, damped, ets (automatic ETS), theta, otheta (optimised\n"
-     "                Theta) or combo (the mean of ets, theta and damped; the default)\n"
+     "                Theta) or combo (the default: the median of ETS by Akaike weights, otheta and\n"
+     "                damped, with intervals widened by the members' disagreement)\n"
      "--output FILE   writes series_id,h,mean,lo80,hi80,lo95,hi95 (80% and 95% prediction intervals)\n\n"
      "Prints one line: series=N smape=S mase=M coverage95=C seconds=T (sMAPE and coverage in percent,\n"
      "means over the series with test rows; coverage counts the test values inside the 95% intervals).\n",

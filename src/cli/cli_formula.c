@@ -54,7 +54,8 @@ static int run_check(cli_ctx *ctx, int argc, char **argv) {
   const char *const *deps;
   size_t n = db_formula_deps(f, &deps);
   printf("type: %s\n", db_ftype_name(db_formula_type(f)));
-  printf("periodicity: %s\n", db_formula_periodicity(f, &type, &span) == 0 ? db_period_type_name(type) : "none");
+  printf("periodicity: %s\n",
+         db_formula_periodicity(f, &type, &span) == 0 ? db_period_type_name(type) : "none");
   printf("dependencies:");
   for (size_t i = 0; i < n; i++) printf("%s %s", i ? "," : "", deps[i]);
   printf("\n");

@@ -56,13 +56,14 @@ static int group_values(db__dcall *c, const db__dind *di, int pillar, int64_t gr
                         size_t n, const int64_t *units, const size_t *rows, size_t n_rows, size_t n_out,
                         double *out, db_diag *d);
 static int cache_copy(db__dcall *c, const db__dind *di, int pillar, int64_t group, const db_period *first,
-                      size_t n, const int64_t *units, const size_t *rows, size_t n_rows, size_t n_out, double *out);
+                      size_t n, const int64_t *units, const size_t *rows, size_t n_rows, size_t n_out,
+                      double *out);
 static void cache_store(db__dcall *c, const db__dind *di, int pillar, int64_t group, const db_period *first,
                         size_t n, size_t n_units, double *values);
 static void cache_drop(db_derive *e, size_t i);
 static uint64_t stamp_of(const db_derive *e, const char *code);
-static void copy_rows(const db__ddefs *df, const double *grid, size_t n, const int64_t *units, const size_t *rows,
-                      size_t n_rows, double *out);
+static void copy_rows(const db__ddefs *df, const double *grid, size_t n, const int64_t *units,
+                      const size_t *rows, size_t n_rows, double *out);
 static int eval_group(db__dcall *c, const db__dind *di, int pillar, int64_t group, const db_period *first,
                       size_t n, double *grid, db_diag *d);
 static int same_period(const db_period *a, const db_period *b);
@@ -193,11 +194,13 @@ void db_derive_note_commit(db_derive *e, uint64_t version, const db_obs_row *row
   if (version > e->known + 1 && e->known) e->all_stamp = version; /* a version we were not told of */
   for (size_t k = 0; k < affected.cap; k++) {
     const db_map_slot *slot = &affected.slots[k];
-    if (slot->key && stamp_of(e, slot->key) < version) db_map_put(&e->stamps, slot->key, slot->len, (int64_t)version);
+    if (slot->key && stamp_of(e, slot->key) < version)
+      db_map_put(&e->stamps, slot->key, slot->len, (int64_t)version);
   }
   if (version > e->known) e->known = version;
   for (size_t i = e->n_cache; i-- > 0;) /* grids no reader of a version from now on can use */
-    if (e->cache[i].version < version && stamp_of(e, e->cache[i].code) > e->cache[i].version) cache_drop(e, i);
+    if (e->cache[i].version < version && stamp_of(e, e->cache[i].code) > e->cache[i].version)
+      cache_drop(e, i);
   pthread_mutex_unlock(&e->lock);
   db_map_free(&affected);
   db_map_free(&seen);
@@ -216,7 +219,8 @@ static void publish(db_derive *e, db__ddefs *defs, db__dplans *plans, const db_m
   uint64_t old_gen = e->gen++;
   for (size_t i = e->n_cache; i-- > 0;) {
     centry *c = &e->cache[i];
-    if (!drop_all && c->gen == old_gen && !db_map_gets(affected, c->code, NULL) && db__ddefs_derived(e->defs, c->code))
+    if (!drop_all && c->gen == old_gen && !db_map_gets(affected, c->code, NULL) &&
+        db__ddefs_derived(e->defs, c->code))
       c->gen = e->gen;
     else
       cache_drop(e, i);
@@ -248,8 +252,9 @@ static int units_differ(const db__ddefs *a, const db__ddefs *b) {
 
 /* Whether an indicator changed in a way that changes the values read from it or computed by it. */
 static int draw_differs(const db__draw *a, const db__draw *b) {
-  return a->type != b->type || a->span != b->span || a->agg_space != b->agg_space || a->agg_time != b->agg_time ||
-         str_differs(a->weight, b->weight) || str_differs(a->formula, b->formula);
+  return a->type != b->type || a->span != b->span || a->agg_space != b->agg_space ||
+         a->agg_time != b->agg_time || str_differs(a->weight, b->weight) ||
+         str_differs(a->formula, b->formula);
 }
 
 static int str_differs(const char *a, const char *b) { return (a || b) && (!a || !b || strcmp(a, b) != 0); }
@@ -290,14 +295,15 @@ int db__dvalues(db__dcall *c, const db__dind *di, int pillar, const int64_t *uni
   if (!units || !out || !first)
     return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "%s: no units, periods or output given", di->code);
   if (first->type != di->type || (di->type == DB_PT_MULTIYEAR && first->span != di->span))
-    return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "%s: periods of type %s asked for, the indicator is %s", di->code,
-                       db_period_type_name(first->type), db_period_type_name(di->type));
+    return db_diag_add(d, 0, 0, NULL, DB_EINVAL, "%s: periods of type %s asked for, the indicator is %s",
+                       di->code, db_period_type_name(first->type), db_period_type_name(di->type));
   const db__ddefs *df = c->defs;
   unit_at *order = db_malloc(n_units * sizeof *order);
   int rc = 0;
   for (size_t i = 0; i < n_units && !rc; i++) {
     if (units[i] < 0 || (size_t)units[i] >= df->n_units)
-      rc = db_diag_add(d, 0, 0, NULL, DB_EINVAL, "%s: unit index %lld out of range", di->code, (long long)units[i]);
+      rc = db_diag_add(d, 0, 0, NULL, DB_EINVAL, "%s: unit index %lld out of range", di->code,
+                       (long long)units[i]);
     else
       order[i] = (unit_at){df->units[units[i]].group, i};
   }
@@ -306,7 +312,8 @@ int db__dvalues(db__dcall *c, const db__dind *di, int pillar, const int64_t *uni
   for (size_t i = 0, j; !rc && i < n_units; i = j) {
     size_t n_rows = 0;
     for (j = i; j < n_units && order[j].group == order[i].group; j++) rows[n_rows++] = order[j].row;
-    rc = group_values(c, di, pillar, order[i].group, first, n_periods, units, rows, n_rows, n_periods, out, d);
+    rc =
+        group_values(c, di, pillar, order[i].group, first, n_periods, units, rows, n_rows, n_periods, out, d);
   }
   db_free(rows);
   db_free(order);
@@ -321,7 +328,9 @@ static int group_values(db__dcall *c, const db__dind *di, int pillar, int64_t gr
   if (cache_copy(c, di, pillar, group, first, n, units, rows, n_rows, n_out, out)) return 0;
   size_t members = (size_t)(c->defs->group_start[group + 1] - c->defs->group_start[group]);
   double *grid = db_try_malloc(members * n * sizeof *grid);
-  if (!grid) return db_diag_add(d, 0, 0, NULL, DB_ETOOBIG, "%s: %zu units x %zu periods do not fit", di->code, members, n);
+  if (!grid)
+    return db_diag_add(d, 0, 0, NULL, DB_ETOOBIG, "%s: %zu units x %zu periods do not fit", di->code, members,
+                       n);
   int rc = eval_group(c, di, pillar, group, first, n, grid, d);
   if (rc) {
     db_free(grid);
@@ -360,8 +369,8 @@ static int eval_group(db__dcall *c, const db__dind *di, int pillar, int64_t grou
   return rc;
 }
 
-static void copy_rows(const db__ddefs *df, const double *grid, size_t n, const int64_t *units, const size_t *rows,
-                      size_t n_rows, double *out) {
+static void copy_rows(const db__ddefs *df, const double *grid, size_t n, const int64_t *units,
+                      const size_t *rows, size_t n_rows, double *out) {
   for (size_t k = 0; k < n_rows; k++)
     memcpy(out + rows[k] * n, grid + (size_t)df->units[units[rows[k]]].pos * n, n * sizeof *out);
 }
@@ -397,7 +406,8 @@ static uint64_t stamp_of(const db_derive *e, const char *code) {
 /* Copies the rows from a valid cached grid of the same key, or a longer one that covers the periods:
  * 1 when found, 0 otherwise. */
 static int cache_copy(db__dcall *c, const db__dind *di, int pillar, int64_t group, const db_period *first,
-                      size_t n, const int64_t *units, const size_t *rows, size_t n_rows, size_t n_out, double *out) {
+                      size_t n, const int64_t *units, const size_t *rows, size_t n_rows, size_t n_out,
+                      double *out) {
   db_derive *e = c->e;
   int found = 0;
   pthread_mutex_lock(&e->lock);
@@ -411,8 +421,8 @@ static int cache_copy(db__dcall *c, const db__dind *di, int pillar, int64_t grou
     uint64_t lo = en->version < c->version ? en->version : c->version;
     if (skip < 0 || (size_t)skip + n > en->n_periods || stamp > lo) continue;
     for (size_t k = 0; k < n_rows; k++)
-      memcpy(out + rows[k] * n_out, en->values + (size_t)c->defs->units[units[rows[k]]].pos * en->n_periods + skip,
-             n * sizeof *out);
+      memcpy(out + rows[k] * n_out,
+             en->values + (size_t)c->defs->units[units[rows[k]]].pos * en->n_periods + skip, n * sizeof *out);
     en->used = ++e->tick;
     e->stats.hits++;
     found = 1;
@@ -489,7 +499,8 @@ static int by_rank(const void *a, const void *b) {
 }
 
 /* Whether one of units[0..n) of peer group g has a value. */
-static int group_has_value(const db__ddefs *df, const int64_t *units, const double *values, size_t n, int64_t g) {
+static int group_has_value(const db__ddefs *df, const int64_t *units, const double *values, size_t n,
+                           int64_t g) {
   for (size_t i = 0; i < n; i++)
     if (df->units[units[i]].group == g && !isnan(values[i])) return 1;
   return 0;
@@ -535,8 +546,12 @@ int db_derive_breakdown_get(db_derive *e, const db_cube_version *v, const char *
       order[kept++] = (ranked){values[i], units[i], i, di->polarity == DB_POL_LOWER ? -1 : 1};
   n = kept;
   qsort(order, n, sizeof *order, by_rank);
-  *out = (db_derive_breakdown){n, np, db_calloc(np, sizeof *out->pillars), db_malloc((n ? n : 1) * sizeof *out->units),
-                               db_malloc((n ? n : 1) * sizeof *out->values), db_malloc((n ? n : 1) * sizeof *out->ranks),
+  *out = (db_derive_breakdown){n,
+                               np,
+                               db_calloc(np, sizeof *out->pillars),
+                               db_malloc((n ? n : 1) * sizeof *out->units),
+                               db_malloc((n ? n : 1) * sizeof *out->values),
+                               db_malloc((n ? n : 1) * sizeof *out->ranks),
                                db_malloc((n ? n : 1) * np * sizeof *out->contrib)};
   for (size_t j = 0; j < np; j++)
     out->pillars[j] = (db_derive_pillar){db_strdup(di->pillars[j].label), di->pillars[j].weight,
@@ -544,7 +559,9 @@ int db_derive_breakdown_get(db_derive *e, const db_cube_version *v, const char *
   for (size_t i = 0; i < n; i++) {
     out->units[i] = order[i].unit;
     out->values[i] = order[i].v;
-    out->ranks[i] = isnan(order[i].v) ? 0 : i && order[i].v == order[i - 1].v ? out->ranks[i - 1] : (int64_t)i + 1;
+    out->ranks[i] = isnan(order[i].v)                   ? 0
+                    : i && order[i].v == order[i - 1].v ? out->ranks[i - 1]
+                                                        : (int64_t)i + 1;
     memcpy(out->contrib + i * np, contrib + order[i].at * np, np * sizeof *contrib);
   }
 done:
@@ -579,7 +596,8 @@ static int valid_at(const db__dunit *u, const db_period *p) {
   int64_t offset = (int64_t)DB_CITY_UTC_OFFSET_MINUTES * 60000;
   int64_t first = floor_div(db_period_start_ms(p) + offset, MS_PER_DAY);
   int64_t last = floor_div(db_period_end_ms(p) - 1 + offset, MS_PER_DAY);
-  return (u->from_day == DB_DATE_NONE || u->from_day <= last) && (u->to_day == DB_DATE_NONE || u->to_day >= first);
+  return (u->from_day == DB_DATE_NONE || u->from_day <= last) &&
+         (u->to_day == DB_DATE_NONE || u->to_day >= first);
 }
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }

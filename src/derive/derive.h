@@ -74,7 +74,8 @@ void db_derive_close(db_derive *e); /* NULL is a no-op; no call may be in progre
  * catalog given to db_cube_set_catalog). Cached values of derived indicators whose formula changed, or
  * that read one that changed, or whose inputs' periodicity or rules changed, are dropped; the others stay.
  * New or changed units drop every cached value (peer groups change). DB_EINVAL with the problems in d when
- * a formula does not compile: the engine keeps its previous definitions. Targets are kept (resolved again). */
+ * a formula does not compile: the engine keeps its previous definitions. Targets are kept (resolved again).
+ */
 int db_derive_set_catalog(db_derive *e, const db_catalog *cat, db_diag *d);
 
 /* Replaces the targets plan() reads by targets[0..n) (only kind "plan" with a year period is used; targets
@@ -123,10 +124,10 @@ typedef struct db_derive_pillar {
 typedef struct db_derive_breakdown {
   size_t n_units, n_pillars;
   db_derive_pillar *pillars; /* the indicator's pillars, in formula order (1 when it is no weighted sum) */
-  int64_t *units;  /* catalog indices, best first */
-  double *values;  /* the index value of units[i] (NAN when missing) */
-  int64_t *ranks;  /* 1 = best, 0 when the value is missing */
-  double *contrib; /* contrib[i * n_pillars + j]: pillar j's contribution to units[i] */
+  int64_t *units;            /* catalog indices, best first */
+  double *values;            /* the index value of units[i] (NAN when missing) */
+  int64_t *ranks;            /* 1 = best, 0 when the value is missing */
+  double *contrib;           /* contrib[i * n_pillars + j]: pillar j's contribution to units[i] */
 } db_derive_breakdown;
 
 /* Fills *out (free with db_derive_breakdown_free; zeroed first, so freeing after an error is safe).

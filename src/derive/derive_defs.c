@@ -38,8 +38,14 @@ int db__ddefs_new(const db_catalog *cat, db__ddefs **out, db_diag *d) {
   for (size_t i = 0; i < cat->n_indicators; i++) {
     const db_indicator *ind = &cat->indicators[i];
     db__draw *r = &df->inds[i];
-    *r = (db__draw){db_strdup(ind->code), dup_or_null(ind->weight), dup_or_null(ind->formula), ind->id,
-                    ind->periodicity, ind->period_span, ind->agg_space, ind->agg_time};
+    *r = (db__draw){db_strdup(ind->code),
+                    dup_or_null(ind->weight),
+                    dup_or_null(ind->formula),
+                    ind->id,
+                    ind->periodicity,
+                    ind->period_span,
+                    ind->agg_space,
+                    ind->agg_time};
     db_map_puts(&df->ind_index, r->code, (int64_t)i);
     if (ind->id) db_map_put(&df->ind_by_id, &ind->id, sizeof ind->id, (int64_t)i);
     if (!compiled[i]) continue;
@@ -103,7 +109,8 @@ static void units_new(db__ddefs *df, const db_catalog *cat) {
     const db_orgunit *ou = &cat->units[u];
     df->units[u] = (db__dunit){cat->unit_parent[u], tier_of(ou->kind), ou->valid_from, ou->valid_to, 0, 0};
     df->child_start[u] = (int64_t)at;
-    for (int64_t k = cat->child_start[u]; k < cat->child_start[u + 1]; k++) df->child_list[at++] = cat->child_list[k];
+    for (int64_t k = cat->child_start[u]; k < cat->child_start[u + 1]; k++)
+      df->child_list[at++] = cat->child_list[k];
   }
   df->child_start[n] = (int64_t)at;
   for (size_t u = 0; u < n; u++)
@@ -134,7 +141,9 @@ static void groups_new(db__ddefs *df) {
   db_map_free(&key_group);
 }
 
-static int tier_of(db_ou_kind k) { return k == DB_OU_COMMUNE || k == DB_OU_SPECIAL_ZONE ? DB_OU_WARD : (int)k; }
+static int tier_of(db_ou_kind k) {
+  return k == DB_OU_COMMUNE || k == DB_OU_SPECIAL_ZONE ? DB_OU_WARD : (int)k;
+}
 
 static char *dup_or_null(const char *s) { return s ? db_strdup(s) : NULL; }
 
@@ -147,7 +156,8 @@ typedef struct term {
 
 static size_t split_terms(const db_ftoken *t, size_t n, term *terms, size_t max);
 static int ends_operand(db_ftok k);
-static void add_pillar(db__dind *di, const db_catalog *cat, const char *text, const db_ftoken *t, const term *tm);
+static void add_pillar(db__dind *di, const db_catalog *cat, const char *text, const db_ftoken *t,
+                       const term *tm);
 
 void db__dpillars_split(const db_formula *f, const db_catalog *cat, db__dind *di) {
   const char *text = db_formula_text(f);
@@ -156,7 +166,8 @@ void db__dpillars_split(const db_formula *f, const db_catalog *cat, db__dind *di
   term terms[DB_DERIVE_MAX_PILLARS];
   size_t n_terms = 0;
   db_diag ignore = DB_DIAG_INIT;
-  if (db_formula_lex(text, strlen(text), &t, &n, &ignore) == 0) n_terms = split_terms(t, n, terms, DB_DERIVE_MAX_PILLARS);
+  if (db_formula_lex(text, strlen(text), &t, &n, &ignore) == 0)
+    n_terms = split_terms(t, n, terms, DB_DERIVE_MAX_PILLARS);
   di->pillars = db_calloc(n_terms ? n_terms : 1, sizeof *di->pillars);
   for (size_t k = 0; n_terms > 1 && k < n_terms; k++) add_pillar(di, cat, text, t, &terms[k]);
   if (di->n_pillars < n_terms || n_terms < 2) { /* no weighted sum, or a term that does not compile alone */
@@ -184,7 +195,8 @@ static size_t split_terms(const db_ftoken *t, size_t n, term *terms, size_t max)
     if (!binary && k != DB_FTOK_END) continue;
     if (n_terms == max) return 0;
     term tm = {start, i, start > 0 && t[start - 1].kind == DB_FTOK_MINUS};
-    for (; tm.from < tm.to && (t[tm.from].kind == DB_FTOK_MINUS || t[tm.from].kind == DB_FTOK_PLUS); tm.from++)
+    for (; tm.from < tm.to && (t[tm.from].kind == DB_FTOK_MINUS || t[tm.from].kind == DB_FTOK_PLUS);
+         tm.from++)
       tm.negative ^= t[tm.from].kind == DB_FTOK_MINUS;
     if (tm.from == tm.to) return 0;
     terms[n_terms++] = tm;
@@ -200,7 +212,8 @@ static int ends_operand(db_ftok k) {
 
 /* Adds the pillar of term tm: its weight is a number multiplying the rest at the term's top level, in
  * front (`0.4 * X`) or behind (`X * 0.4`); the label is the rest. The term must compile on its own. */
-static void add_pillar(db__dind *di, const db_catalog *cat, const char *text, const db_ftoken *t, const term *tm) {
+static void add_pillar(db__dind *di, const db_catalog *cat, const char *text, const db_ftoken *t,
+                       const term *tm) {
   size_t a = tm->from, b = tm->to;
   double w = 1;
   /* `*` binds looser than `^` and unary signs, and a term has no top-level `+`: a number with a `*` at
@@ -250,19 +263,22 @@ db__dplans *db__dplans_new(const db_target *targets, size_t n) {
     db_period p;
     char why[128];
     if (!t->indicator || !t->orgunit || !t->period || !t->kind || strcmp(t->kind, "plan") != 0 ||
-        !isfinite(t->value) || db_period_parse(t->period, strlen(t->period), &p, why) != 0 || p.type != DB_PT_YEAR)
+        !isfinite(t->value) || db_period_parse(t->period, strlen(t->period), &p, why) != 0 ||
+        p.type != DB_PT_YEAR)
       continue;
     db_buf_clear(&key);
     db_buf_printf(&key, "%s\x1f%s\x1f%lld", t->indicator, t->orgunit, (long long)p.ord);
     int64_t at, digest = 0;
-    if (!db_map_get(&pl->index, key.data, key.len, &at)) db_map_put(&pl->index, key.data, key.len, at = (int64_t)used++);
+    if (!db_map_get(&pl->index, key.data, key.len, &at))
+      db_map_put(&pl->index, key.data, key.len, at = (int64_t)used++);
     pl->values[at] = t->value;
     /* a sum of hashes does not depend on the order of the targets */
     uint64_t bits;
     memcpy(&bits, &t->value, sizeof bits);
     db_buf_printf(&key, "\x1f%llx", (unsigned long long)bits);
     db_map_gets(&pl->digest, t->indicator, &digest);
-    db_map_puts(&pl->digest, t->indicator, (int64_t)((uint64_t)digest + db_hash_bytes(key.data, key.len) + 1));
+    db_map_puts(&pl->digest, t->indicator,
+                (int64_t)((uint64_t)digest + db_hash_bytes(key.data, key.len) + 1));
   }
   db_buf_free(&key);
   return pl;

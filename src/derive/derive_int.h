@@ -58,8 +58,8 @@ typedef struct db__ddefs {
   db_formula_graph *graph;
   db__dunit *units;
   size_t n_units;
-  int64_t *child_start, *child_list;   /* children of each unit, catalog order (roots: units with parent -1) */
-  int64_t *group_start, *group_list;   /* members of each peer group, catalog order */
+  int64_t *child_start, *child_list; /* children of each unit, catalog order (roots: units with parent -1) */
+  int64_t *group_start, *group_list; /* members of each peer group, catalog order */
   size_t n_groups;
 } db__ddefs;
 

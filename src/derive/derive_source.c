@@ -68,7 +68,8 @@ static int fetch_coarser(db__dcall *c, int64_t ind, const db_formula_fetch *q, d
   for (size_t u = 0; u < q->n_units && !rc; u++) {
     rc = db_cube_rollup_time(c->v, ind, q->dimkey, q->units[u], &q->first, q->n_periods, cells);
     for (size_t k = 0; !rc && k < q->n_periods; k++)
-      if (cells[k].count > 0 && cells[k].count == cells[k].expected) out[u * q->n_periods + k] = cells[k].value;
+      if (cells[k].count > 0 && cells[k].count == cells[k].expected)
+        out[u * q->n_periods + k] = cells[k].value;
   }
   db_free(cells);
   return rc == DB_EINVAL ? 0 : rc;

@@ -4,7 +4,9 @@
  *
  * With trend N, A or Ad the state updates written in the raw one-step error e = y - mu are the same for
  * additive and multiplicative errors (Hyndman et al. 2008, Table 2.3 rearranged), so one recursion
- * serves every model; the error type changes only the likelihood and the intervals. Fitting runs on the
+ * serves every model; the error type changes only the likelihood and the intervals. The smoothing
+ * parameters, level and slope are the optimiser's coordinates; the seasonal states (up to 23 more) are
+ * refined apart by Gauss-Newton steps, which keeps Nelder-Mead in at most 6 dimensions. Fitting runs on the
  * series divided by its mean absolute value, so that the optimiser's steps suit every scale; the
  * likelihood of the scaled series differs from the original's by the same constant for every model
  * (2 n log c), and the fitted states are scaled back before the final evaluation on the original data. */
@@ -22,8 +24,8 @@
 #define HI 0.9999       /* R's upper bound of alpha */
 #define PHI_LO 0.8
 #define PHI_HI 0.98
-#define FIT_FTOL 1e-7
-#define STATE_ROUNDS 2 /* rounds of initial-state refinement and re-optimisation */
+#define PHI_AT(spec) (2 + ((spec).season != 'N')) /* phi's coordinate: after alpha, beta [and gamma] */
+#define FIT_FTOL 1e-6
 #define FIT_MAX_EVALS 3000
 #define SIM_SEED 0x5eed2008u
 
@@ -50,6 +52,17 @@ typedef struct fit_ctx {
   const double *s0; /* initial seasonal states (scaled when additive) */
 } fit_ctx;
 
+static double logistic(double u) { return 1 / (1 + exp(-u)); }
+static double logit(double p) { return log(p / (1 - p)); }
+
+/* A fit's optimum, as the start of another fit (see fit_model). */
+typedef struct warm_start {
+  int valid;
+  double x[DB_FC__NM_MAX_DIM], s0[DB_ETS_MAX_M];
+} warm_start;
+
+static int fit_model(const double *y, size_t n, int m, db_ets_spec spec, warm_start *warm, db_ets_model *out,
+                     char why[128]);
 static int spec_valid(db_ets_spec s);
 static int count_params(db_ets_spec s, int m);
 static ets_run recurse(const double *y, size_t len, int m, char error, const ets_par *p, double l0, double b0,
@@ -66,6 +79,19 @@ void db_ets_name(db_ets_spec spec, char *out, size_t size) {
 }
 
 int db_ets_fit(const double *y, size_t n, int m, db_ets_spec spec, db_ets_model *out, char why[128]) {
+  warm_start warm = {0};
+  if (spec.error == 'M' && spec.season != 'M') { /* start where the additive twin ends, as db_ets_auto does */
+    db_ets_spec twin = {'A', spec.trend, spec.season};
+    db_ets_model ignored;
+    fit_model(y, n, m, twin, &warm, &ignored, NULL);
+  }
+  return fit_model(y, n, m, spec, &warm, out, why);
+}
+
+/* db_ets_fit, started from *warm when it holds a point (the optimum of the same trend and season with
+ * the other error type is close to this one's), and leaving its own optimum there. */
+static int fit_model(const double *y, size_t n, int m, db_ets_spec spec, warm_start *warm, db_ets_model *out,
+                     char why[128]) {
   if (!spec_valid(spec)) return db_fc__fail(why, "invalid ETS model (%c,%c,%c)", spec.error, spec.trend, spec.season);
   size_t lead = 0, nobs = 0;
   while (lead < n && isnan(y[lead])) lead++;
@@ -96,18 +122,36 @@ int db_ets_fit(const double *y, size_t n, int m, db_ets_spec spec, db_ets_model 
   for (size_t t = 0; t < n; t++) ys[t] = y[t] / scale;
   int dim = fit_start(ys, n, mm, spec, s0, x, step);
   fit_ctx ctx = {ys, n, mm, spec, s0};
-  db_fc__minimize(objective, &ctx, dim, x, step, FIT_FTOL, FIT_MAX_EVALS);
+  int warmed = warm && warm->valid;
+  if (warmed) {
+    memcpy(x, warm->x, sizeof x);
+    memcpy(s0, warm->s0, sizeof s0);
+  }
+  double best = db_fc__minimize(objective, &ctx, dim, x, step, FIT_FTOL, FIT_MAX_EVALS);
+  if (spec.trend == 'D' && !warmed) { /* damping is often bimodal (phi at its bound or well inside): start again inside */
+    double x2[DB_FC__NM_MAX_DIM];
+    fit_start(ys, n, mm, spec, s0, x2, step);
+    x2[0] = logit((0.9 - LO) / (HI - LO));
+    x2[1] = 0;
+    x2[PHI_AT(spec)] = logit((0.85 - PHI_LO) / (PHI_HI - PHI_LO));
+    if (db_fc__minimize(objective, &ctx, dim, x2, step, FIT_FTOL, FIT_MAX_EVALS) < best)
+      memcpy(x, x2, sizeof x2);
+  }
   /* the seasonal states are not among the optimiser's coordinates: refine them (with the level and
-   * slope) for the parameters found, then let the optimiser move the parameters again */
-  for (int round = 0; spec.season != 'N' && round < STATE_ROUNDS; round++) {
-    int at = dim - (spec.trend != 'N' ? 2 : 1); /* where l0 (then b0) sit in x */
-    double l0 = x[at], b0 = spec.trend != 'N' ? x[at + 1] : 0;
-    if (!refine_states(&ctx, x, &l0, &b0, s0)) break;
+   * slope) for the parameters found, then let the optimiser move the parameters once more */
+  int at = dim - (spec.trend != 'N' ? 2 : 1); /* where l0 (then b0) sit in x */
+  double l0 = x[at], b0 = spec.trend != 'N' ? x[at + 1] : 0;
+  if (spec.season != 'N' && refine_states(&ctx, x, &l0, &b0, s0)) {
     x[at] = l0;
     if (spec.trend != 'N') x[at + 1] = b0;
     db_fc__minimize(objective, &ctx, dim, x, step, FIT_FTOL, FIT_MAX_EVALS);
   }
   db_free(ys);
+  if (warm) {
+    memcpy(warm->x, x, sizeof x);
+    memcpy(warm->s0, s0, sizeof s0);
+    warm->valid = 1;
+  }
 
   ets_par p;
   db_ets_model mod = {.spec = spec, .m = mm, .k = k};
@@ -127,13 +171,15 @@ int db_ets_fit(const double *y, size_t n, int m, db_ets_spec spec, db_ets_model 
 int db_fc__ets_candidates(const double *y, size_t n, int m, db_ets_model *out) {
   static const char errors[] = "AM", trends[] = "NAD", seasons[] = "NAM";
   int count = 0;
-  for (int e = 0; e < 2; e++)
-    for (int t = 0; t < 3; t++)
-      for (int s = 0; s < 3; s++) {
+  for (int t = 0; t < 3; t++)
+    for (int s = 0; s < 3; s++) {
+      warm_start warm = {0}; /* error M starts where error A ended */
+      for (int e = 0; e < 2; e++) {
         db_ets_spec spec = {errors[e], trends[t], seasons[s]};
         if (spec.error == 'A' && spec.season == 'M') continue; /* infinite variance: not in the selection */
-        if (db_ets_fit(y, n, m, spec, &out[count], NULL) == DB_OK) count++;
+        if (fit_model(y, n, m, spec, &warm, &out[count], NULL) == DB_OK) count++;
       }
+    }
   return count;
 }
 
@@ -327,9 +373,6 @@ static ets_run recurse(const double *y, size_t len, int m, char error, const ets
   }
 }
 
-static double logistic(double u) { return 1 / (1 + exp(-u)); }
-static double logit(double p) { return log(p / (1 - p)); }
-
 /* Maps the optimiser's coordinates x = (alpha, [beta], [gamma], [phi], l0, [b0]) into the parameter
  * region: alpha in [LO, HI], beta in [LO, alpha], gamma in [LO, 1 - alpha], phi in [PHI_LO, PHI_HI]. */
 static void decode(const double *x, db_ets_spec spec, ets_par *p, double *l0, double *b0) {
@@ -491,14 +534,12 @@ static int refine_states(const fit_ctx *c, const double *x, double *l0, double *
     }
     for (int j = 0; j < k; j++) a[j * k + j] = a[j * k + j] * (1 + 1e-6) + 1e-12;
     if (cholesky_solve(a, g, k)) break;
-    double f = DB_FC__BAD;
-    for (int half = 0; half < 5; half++, f = DB_FC__BAD) {
-      for (int j = 0; j < k; j++) trial[j] = v[j] + g[j];
-      f = states_run(c, &p, trial, base_sum, NULL);
-      if (f < best - 1e-9 * fabs(best)) break;
-      for (int j = 0; j < k; j++) g[j] /= 2;
+    int better = 0;
+    for (int half = 0; half < 5 && !better; half++) {
+      for (int j = 0; j < k; j++) trial[j] = v[j] + g[j] / (double)(1 << half);
+      better = states_run(c, &p, trial, base_sum, NULL) < best - 1e-9 * fabs(best);
     }
-    if (!(f < best - 1e-9 * fabs(best))) break;
+    if (!better) break;
     memcpy(v, trial, (size_t)k * sizeof *v);
     best = states_run(c, &p, v, base_sum, r0);
     moved = 1;

@@ -3,7 +3,6 @@
  * with the fallbacks that keep short and degenerate series forecastable. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -110,40 +109,26 @@ static void snaive(const double *y, size_t n, int m, int h, db_fc_forecast *out)
   db_free(sd);
 }
 
-/* Automatic ETS on the series with its gaps: the model of lowest AICc (kind DB_FC_ETS) or every model
- * weighted by exp(-dAICc/2) (KIND_WEIGHTED_ETS: Akaike weights, Kolassa 2011; models of weight below
- * 1/1000 are left out). A season longer than ETS keeps states for is taken out first (when the test
- * finds it). Naive when no ETS model can be fitted (too short). */
-static void ets_auto(const double *y, const double *filled, size_t n, int m, int kind, int h, db_fc_forecast *out) {
-  if (m > DB_ETS_MAX_M) {
-    adjusted(filled, n, m, kind, h, out);
-    return;
-  }
-  if (kind == DB_FC_ETS) {
-    db_ets_model mod;
-    if (db_ets_auto(y, n, m, &mod, NULL) != DB_OK || db_ets_forecast(&mod, h, out, NULL) != DB_OK)
-      naive(filled, n, h, out);
-    return;
-  }
+/* Every admissible ETS model weighted by exp(-dAICc/2) (Akaike weights; Kolassa 2011), point forecasts
+ * and bounds alike; models under 1/1000 of the total weight are left out (and the rest renormalised).
+ * Naive when no ETS model can be fitted (too short). */
+static void akaike_ets(const double *y, const double *filled, size_t n, int m, int h, db_fc_forecast *out) {
   db_ets_model fits[DB_FC__ETS_CANDIDATES];
   int count = db_fc__ets_candidates(y, n, m, fits);
   if (!count) {
     naive(filled, n, h, out);
     return;
   }
-  double best = fits[0].aicc, wsum = 0, w[DB_FC__ETS_CANDIDATES];
+  double best = fits[0].aicc, total = 0, kept = 0, w[DB_FC__ETS_CANDIDATES];
   for (int i = 1; i < count; i++) best = fmin(best, fits[i].aicc);
-  for (int i = 0; i < count; i++) wsum += (w[i] = exp(-0.5 * (fits[i].aicc - best)));
-  for (int i = 0; i < count; i++) /* the weights of the models kept sum to 1 */
-    if (w[i] < 1e-3 * wsum) w[i] = 0;
-  wsum = 0;
-  for (int i = 0; i < count; i++) wsum += w[i];
+  for (int i = 0; i < count; i++) total += (w[i] = exp(-0.5 * (fits[i].aicc - best)));
+  for (int i = 0; i < count; i++) kept += (w[i] = w[i] < 1e-3 * total ? 0 : w[i]);
   db_fc__alloc(out, h, "ETS, AICc-weighted");
   for (int i = 0; i < count; i++) {
     if (w[i] == 0) continue;
     db_fc_forecast f;
     db_ets_forecast(&fits[i], h, &f, NULL);
-    double share = w[i] / wsum;
+    double share = w[i] / kept;
     for (int k = 0; k < h; k++) {
       out->mean[k] += share * f.mean[k];
       out->lo80[k] += share * f.lo80[k];
@@ -153,6 +138,17 @@ static void ets_auto(const double *y, const double *filled, size_t n, int m, int
     }
     db_fc_forecast_free(&f);
   }
+}
+
+/* Automatic ETS on the series with its gaps: the model of lowest AICc (kind DB_FC_ETS) or the Akaike
+ * weighted one (KIND_WEIGHTED_ETS). A season longer than ETS keeps states for is taken out first (when
+ * the test finds it). Naive when no ETS model can be fitted (too short). */
+static void ets_auto(const double *y, const double *filled, size_t n, int m, int kind, int h, db_fc_forecast *out) {
+  db_ets_model mod;
+  if (m > DB_ETS_MAX_M) adjusted(filled, n, m, kind, h, out);
+  else if (kind == KIND_WEIGHTED_ETS) akaike_ets(y, filled, n, m, h, out);
+  else if (db_ets_auto(y, n, m, &mod, NULL) != DB_OK || db_ets_forecast(&mod, h, out, NULL) != DB_OK)
+    naive(filled, n, h, out);
 }
 
 /* SES, Holt or damped trend on y; each falls back to the next simpler one when y is too short. */
@@ -230,7 +226,7 @@ static void otheta(const double *y, size_t n, int h, db_fc_forecast *out) {
   }
   double scale = 0;
   for (size_t t = 0; t < n; t++) scale += fabs(y[t]);
-  scale /= (double)n;
+  scale = scale > 0 ? scale / (double)n : 1;
   double *ys = db_malloc(n * sizeof *ys);
   for (size_t t = 0; t < n; t++) ys[t] = y[t] / scale;
   otm_ctx c = {ys, n, 0, 0};
@@ -288,9 +284,11 @@ static void adjusted(const double *y, size_t n, int m, int kind, int h, db_fc_fo
 /* The median of three (a, b, c). */
 static double median3(double a, double b, double c) { return fmax(fmin(a, b), fmin(fmax(a, b), c)); }
 
-/* The median of ETS by Akaike weights, optimised Theta and damped trend, step by step for the point
- * forecasts and for each interval bound: one member that goes astray (a trend extrapolated too far, a
- * season missed) cannot pull the combination with it. */
+/* The median of ETS by Akaike weights, optimised Theta and damped trend, step by step: one member that
+ * goes astray (a trend extrapolated too far, a season missed) cannot pull the combination with it. Each
+ * bound is the median of the members' bounds moved out by the spread of their point forecasts (largest
+ * minus smallest): each model's interval assumes that model is right, and their disagreement measures the
+ * uncertainty about the model itself. */
 static void combo(const double *y, const double *filled, size_t n, int m, int h, db_fc_forecast *out) {
   db_fc_forecast p[3];
   ets_auto(y, filled, n, m, KIND_WEIGHTED_ETS, h, &p[0]);
@@ -298,11 +296,13 @@ static void combo(const double *y, const double *filled, size_t n, int m, int h,
   adjusted(filled, n, m, DB_FC_DAMPED, h, &p[2]);
   db_fc__alloc(out, h, "Median of ETS (AICc-weighted), optimised Theta, damped");
   for (int i = 0; i < h; i++) {
+    double spread = fmax(fmax(p[0].mean[i], p[1].mean[i]), p[2].mean[i]) -
+                    fmin(fmin(p[0].mean[i], p[1].mean[i]), p[2].mean[i]);
     out->mean[i] = median3(p[0].mean[i], p[1].mean[i], p[2].mean[i]);
-    out->lo80[i] = median3(p[0].lo80[i], p[1].lo80[i], p[2].lo80[i]);
-    out->hi80[i] = median3(p[0].hi80[i], p[1].hi80[i], p[2].hi80[i]);
-    out->lo95[i] = median3(p[0].lo95[i], p[1].lo95[i], p[2].lo95[i]);
-    out->hi95[i] = median3(p[0].hi95[i], p[1].hi95[i], p[2].hi95[i]);
+    out->lo80[i] = median3(p[0].lo80[i], p[1].lo80[i], p[2].lo80[i]) - spread;
+    out->hi80[i] = median3(p[0].hi80[i], p[1].hi80[i], p[2].hi80[i]) + spread;
+    out->lo95[i] = median3(p[0].lo95[i], p[1].lo95[i], p[2].lo95[i]) - spread;
+    out->hi95[i] = median3(p[0].hi95[i], p[1].hi95[i], p[2].hi95[i]) + spread;
   }
   for (int k = 0; k < 3; k++) db_fc_forecast_free(&p[k]);
 }

@@ -14,20 +14,25 @@
  *            Billah 2003), as R's forecast::thetaf
  *   otheta   the optimised Theta model (Fiorucci et al. 2016): level, alpha and theta by least squares
  *   ets      automatic ETS: every admissible model fitted by maximum likelihood, the lowest AICc kept
- *   combo    the mean of ets, theta and damped (forecasts and interval bounds): the M4 lesson that a
- *            combination of good models beats each of them
+ *   combo    the combination (the default of the command line; the M4 lesson that combinations beat
+ *            single models): step by step, the median of ETS by Akaike weights (every admissible model
+ *            weighted by exp(-dAICc/2), Kolassa 2011), optimised Theta and damped trend; each interval
+ *            bound is the median of the members' bounds moved out by the spread of their point forecasts
+ *            (the uncertainty about the model, which each model's own interval leaves out)
  * ses, holt, damped, theta and otheta work on seasonally adjusted data when a 90% test of the lag-m
  * autocorrelation finds seasonality (as thetaf does): a classical multiplicative decomposition (additive
  * when the data are not all positive) takes the season out, and the forecasts and bounds get it back.
+ * So does automatic ETS for seasons longer than DB_ETS_MAX_M.
  *
  * ETS (Hyndman et al. 2008) is error A or M; trend N, A or Ad (damped); season N, A or M, with the
  * smoothing parameters in R's "usual" region (1e-4 <= beta <= alpha <= 0.9999, 1e-4 <= gamma <= 1 -
  * alpha, 0.8 <= phi <= 0.98). Parameters and the initial level and slope are estimated by maximum
  * likelihood (Nelder-Mead with restarts over transformed, unbounded parameters); initial seasonal states
- * come from a classical decomposition of the series. Multiplicative error or season needs strictly
+ * start from a classical decomposition and are refined by Gauss-Newton steps on the one-step errors,
+ * after which the parameters are optimised once more. Multiplicative error or season needs strictly
  * positive data. Automatic selection considers the models R's forecast::ets does by default: error A
- * with season N or A, error M with any season (the A,*,M models have infinite variance, Hyndman et al.
- * 2008 §15), seasonal ones only when 2 <= m <= DB_ETS_MAX_M and two full seasons are observed.
+ * with season N or A, error M with any season (R's restrict = TRUE: the A,*,M models can have infinite
+ * forecast variance), seasonal ones only when 2 <= m <= DB_ETS_MAX_M and two full seasons are observed.
  * Intervals are analytic for classes 1 and 2 (linear models; Hyndman et al. 2008 §6.2-6.3) and
  * simulated (fixed seed, 1,000 paths) for models with a multiplicative season; naive, snaive and the
  * Theta methods have analytic normal intervals.
@@ -105,7 +110,8 @@ typedef struct db_ets_model {
 /* "ETS(M,Ad,M)" into out (at least 12 bytes). */
 void db_ets_name(db_ets_spec spec, char *out, size_t size);
 
-/* Fits one ETS model to y[0..n) by maximum likelihood. DB_EINVAL with the reason when the model cannot
+/* Fits one ETS model to y[0..n) by maximum likelihood (a multiplicative-error model with season N or A
+ * starts from the optimum of its additive-error twin). DB_EINVAL with the reason when the model cannot
  * be fitted: an invalid spec, a multiplicative part with data not all positive, a season with m < 2,
  * m > DB_ETS_MAX_M or fewer than two full seasons observed, fewer observations than parameters + 4. */
 int db_ets_fit(const double *y, size_t n, int m, db_ets_spec spec, db_ets_model *out, char why[128]);

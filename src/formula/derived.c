@@ -10,8 +10,8 @@
 
 static void report(db_diag *d, const char *code, const db_problem *p);
 
-int db_formula_compile_derived(const char *text, size_t len, const db_catalog *cat, db_period_type periodicity,
-                               int span, db_formula **out, db_diag *d) {
+int db_formula_compile_derived(const char *text, size_t len, const db_catalog *cat,
+                               db_period_type periodicity, int span, db_formula **out, db_diag *d) {
   *out = NULL;
   db_formula *f = NULL;
   int rc = db_formula_compile(text, len, cat, &f, d);
@@ -39,8 +39,8 @@ int db_formula_check_catalog(const db_catalog *cat, db_formula **compiled, db_fo
     if (!ind->formula) continue;
     db_formula *f = NULL;
     db_diag_clear(&found);
-    if (db_formula_compile_derived(ind->formula, strlen(ind->formula), cat, ind->periodicity, ind->period_span,
-                                   &f, &found) == 0) {
+    if (db_formula_compile_derived(ind->formula, strlen(ind->formula), cat, ind->periodicity,
+                                   ind->period_span, &f, &found) == 0) {
       const char *const *deps;
       size_t n_deps = db_formula_deps(f, &deps);
       db_formula_graph_define(g, ind->code, deps, n_deps, &found);

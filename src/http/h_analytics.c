@@ -129,13 +129,15 @@ static int read_transform(void *ctx, const char *name, size_t len) {
   transform_reader *tr = ctx;
   db_transform t;
   if (db_transform_parse(name, len, &t) != 0)
-    return db__h_problem(tr->w, 400, "transforms",
-                         "'%.*s' is not a transform (value, yoy, yoy_pct, prev, mom, ytd, plan, plan_pct, rank, "
-                         "status)",
-                         (int)len, name),
+    return db__h_problem(
+               tr->w, 400, "transforms",
+               "'%.*s' is not a transform (value, yoy, yoy_pct, prev, mom, ytd, plan, plan_pct, rank, "
+               "status)",
+               (int)len, name),
            1;
   if (tr->seen & (1u << t))
-    return db__h_problem(tr->w, 400, "transforms", "transform %s is asked for twice", db_transform_name(t)), 1;
+    return db__h_problem(tr->w, 400, "transforms", "transform %s is asked for twice", db_transform_name(t)),
+           1;
   tr->seen |= 1u << t;
   tr->out[tr->n++] = t;
   return 0;
@@ -154,7 +156,8 @@ static int read_count(const db_req *r, db_resp *w, const char *param, int64_t lo
 /* The unit named by children_of (or its alias parent, when given): 0 and *unit (-1 when neither is
  * given), or 1 after answering 404. */
 static int read_parent(const db_req *r, db_resp *w, int64_t *unit) {
-  const char *param = db_req_query(r, "children_of") ? "children_of" : "parent", *code = db_req_query(r, param);
+  const char *param = db_req_query(r, "children_of") ? "children_of" : "parent",
+             *code = db_req_query(r, param);
   const db_orgunit *u = code ? db_catalog_unit(r->cat, code) : NULL;
   *unit = u ? u - r->cat->units : -1;
   if (code && !u) return db__h_problem(w, 404, param, "unknown org unit '%s'", code), 1;
@@ -172,12 +175,15 @@ static void put_period(db_buf *b, const db_period *p) {
 /* A cell of transform t: JSON (null, a string for status) or CSV (empty when missing). */
 static void put_cell(db_buf *b, db_transform t, double v, int json) {
   const char *status = t == DB_TF_STATUS ? db_target_status_name(v) : NULL;
-  if (isnan(v) || (t == DB_TF_STATUS && !status))
+  if (isnan(v) || (t == DB_TF_STATUS && !status)) {
     db_buf_puts(b, json ? "null" : "");
-  else if (status)
-    db_buf_printf(b, json ? "\"%s\"" : "%s", status);
-  else
+  } else if (status) {
+    if (json) db_buf_putc(b, '"');
+    db_buf_puts(b, status);
+    if (json) db_buf_putc(b, '"');
+  } else {
     db_buf_double(b, v);
+  }
 }
 
 /* A code as a JSON string or a CSV field. */
@@ -210,13 +216,18 @@ static int write_row(void *ctx, const db_analytics_row *row) {
   put_period(b, &row->period);
   if (json) db_buf_putc(b, '"');
   for (size_t t = 0; t < pg->g->n_transforms; t++) {
-    if (json)
-      db_buf_printf(b, ",\"%s\":", db_transform_name(pg->g->transforms[t]));
-    else
-      db_buf_putc(b, ',');
+    db_buf_puts(b, json ? ",\"" : ",");
+    if (json) {
+      db_buf_puts(b, db_transform_name(pg->g->transforms[t]));
+      db_buf_puts(b, "\":");
+    }
     put_cell(b, pg->g->transforms[t], row->cells[t], json);
   }
-  db_buf_printf(b, json ? ",\"count\":%d,\"expected\":%d}" : ",%d,%d\n", (int)row->count, (int)row->expected);
+  db_buf_puts(b, json ? ",\"count\":" : ",");
+  db_buf_double(b, row->count); /* whole numbers: no printf */
+  db_buf_puts(b, json ? ",\"expected\":" : ",");
+  db_buf_double(b, row->expected);
+  db_buf_puts(b, json ? "}" : "\n");
   pg->n++;
   return 0;
 }
@@ -226,7 +237,8 @@ static void add_children(const db_req *r, int64_t parent, int has_from, const db
                          const db_period *to, index_list *units) {
   const int64_t *kids;
   size_t n = db_catalog_children(r->cat, (size_t)parent, &kids);
-  int64_t lo = has_from ? db_period_start_ms(from) : INT64_MIN / 2, hi = has_to ? db_period_end_ms(to) : INT64_MAX / 2;
+  int64_t lo = has_from ? db_period_start_ms(from) : INT64_MIN / 2,
+          hi = has_to ? db_period_end_ms(to) : INT64_MAX / 2;
   for (size_t i = 0; i < n; i++)
     if (db_analytics_unit_active(&r->cat->units[kids[i]], lo, hi)) list_push(units, (size_t)kids[i]);
 }
@@ -256,9 +268,10 @@ int db_h_analytics(db_req *r, db_resp *w) {
     db__h_problem(w, 400, "indicator", "give the indicators: indicator=CODE[,CODE...]");
     goto done;
   }
-  if (read_codes(r, w, "indicator", "indicator", 1, &inds) || read_codes(r, w, "orgunit", "org unit", 0, &units) ||
-      read_parent(r, w, &parent) || read_period(r, w, "from", &from, &has_from) ||
-      read_period(r, w, "to", &to, &has_to) || each_code(transforms ? transforms : "value", read_transform, &tr) ||
+  if (read_codes(r, w, "indicator", "indicator", 1, &inds) ||
+      read_codes(r, w, "orgunit", "org unit", 0, &units) || read_parent(r, w, &parent) ||
+      read_period(r, w, "from", &from, &has_from) || read_period(r, w, "to", &to, &has_to) ||
+      each_code(transforms ? transforms : "value", read_transform, &tr) ||
       read_count(r, w, "limit", 1, MAX_PAGE, &limit))
     goto done;
   if (has_from && has_to && db_period_start_ms(&from) >= db_period_end_ms(&to)) {
@@ -271,15 +284,17 @@ int db_h_analytics(db_req *r, db_resp *w) {
     goto done;
   }
   db_analytics_ctx c = {r->cube, r->cat, r->plans, r->derive, NULL};
-  db_analytics_grid g = {inds.at, inds.n, units.at, units.n, has_from ? &from : NULL, has_to ? &to : NULL, tf, tr.n};
+  db_analytics_grid g = {inds.at, inds.n, units.at, units.n, has_from ? &from : NULL, has_to ? &to : NULL,
+                         tf,      tr.n};
   pg.g = &g;
   if ((rc = db_analytics_grid_size(&c, &g, &rows)) != 0) goto done;
   if (rows * (int64_t)tr.n > MAX_CELLS) {
-    db__h_problem(w, 413, "indicator",
-                  "the grid has %lld cells (%lld rows of %zu indicators x %zu units x their periods, times %zu "
-                  "transforms); at most %d are computed in one request: ask for fewer indicators, units, periods "
-                  "or transforms",
-                  (long long)(rows * (int64_t)tr.n), (long long)rows, inds.n, units.n, tr.n, MAX_CELLS);
+    db__h_problem(
+        w, 413, "indicator",
+        "the grid has %lld cells (%lld rows of %zu indicators x %zu units x their periods, times %zu "
+        "transforms); at most %d are computed in one request: ask for fewer indicators, units, periods "
+        "or transforms",
+        (long long)(rows * (int64_t)tr.n), (long long)rows, inds.n, units.n, tr.n, MAX_CELLS);
     goto done;
   }
   if (cursor && ((offset = cursor_offset(cursor)) < 0 || offset > rows)) {
@@ -287,8 +302,10 @@ int db_h_analytics(db_req *r, db_resp *w) {
     goto done;
   }
   if (pg.json) {
-    db_buf_printf(&pg.out, "{\"version\":%llu,\"transforms\":[", (unsigned long long)db_cube_version_number(r->cube));
-    for (size_t t = 0; t < tr.n; t++) db_buf_printf(&pg.out, "%s\"%s\"", t ? "," : "", db_transform_name(tf[t]));
+    db_buf_printf(&pg.out, "{\"version\":%llu,\"transforms\":[",
+                  (unsigned long long)db_cube_version_number(r->cube));
+    for (size_t t = 0; t < tr.n; t++)
+      db_buf_printf(&pg.out, "%s\"%s\"", t ? "," : "", db_transform_name(tf[t]));
     db_buf_printf(&pg.out, "],\"total_rows\":%lld,\"rows\":[", (long long)rows);
   } else {
     db_buf_puts(&pg.out, "indicator,orgunit,period");
@@ -339,11 +356,12 @@ int db_h_rank(db_req *r, db_resp *w) {
     return db__h_problem(w, 400, "period", "%s (indicator %s is %s)", why, ind->code,
                          db_period_type_name(ind->periodicity));
   if (tname && (db_transform_parse(tname, strlen(tname), &t) != 0 || t == DB_TF_RANK || t == DB_TF_STATUS))
-    return db__h_problem(w, 400, "transform",
-                         "'%s' is not a transform to rank on (value, yoy, yoy_pct, prev, mom, ytd, plan, plan_pct)",
-                         tname);
+    return db__h_problem(
+        w, 400, "transform",
+        "'%s' is not a transform to rank on (value, yoy, yoy_pct, prev, mom, ytd, plan, plan_pct)", tname);
   if (read_parent(r, w, &parent) || read_count(r, w, "limit", 1, MAX_PAGE, &limit)) return 0;
-  if (parent < 0) return db__h_problem(w, 400, "children_of", "give the unit whose children are ranked: children_of=CODE");
+  if (parent < 0)
+    return db__h_problem(w, 400, "children_of", "give the unit whose children are ranked: children_of=CODE");
   index_list units = {0};
   add_children(r, parent, 1, &p, 1, &p, &units);
   db_analytics_ranked *ranked = db_malloc((units.n ? units.n : 1) * sizeof *ranked);
@@ -365,23 +383,29 @@ int db_h_rank(db_req *r, db_resp *w) {
     put_period(&b, &p);
     db_buf_puts(&b, "\",\"parent\":");
     db__h_json_string(&b, r->cat->units[parent].code);
-    db_buf_printf(&b, ",\"transform\":\"%s\",\"polarity\":\"%s\",\"version\":%llu,\"units\":[", db_transform_name(t),
-                  db_polarity_name(ind->polarity), (unsigned long long)db_cube_version_number(r->cube));
+    db_buf_printf(&b, ",\"transform\":\"%s\",\"polarity\":\"%s\",\"version\":%llu,\"units\":[",
+                  db_transform_name(t), db_polarity_name(ind->polarity),
+                  (unsigned long long)db_cube_version_number(r->cube));
   } else {
-    db_buf_printf(&b, "rank,orgunit,name,value%s%s\n", t == DB_TF_VALUE ? "" : ",", t == DB_TF_VALUE ? "" : db_transform_name(t));
+    db_buf_printf(&b, "rank,orgunit,name,value%s%s\n", t == DB_TF_VALUE ? "" : ",",
+                  t == DB_TF_VALUE ? "" : db_transform_name(t));
   }
   for (int64_t i = 0; i < shown; i++) {
     const db_orgunit *u = &r->cat->units[ranked[i].unit];
-    if (json) db_buf_printf(&b, "%s{\"rank\":%lld,\"orgunit\":", i ? "," : "", (long long)ranked[i].rank);
-    else db_buf_printf(&b, "%lld,", (long long)ranked[i].rank);
+    if (json)
+      db_buf_printf(&b, "%s{\"rank\":%lld,\"orgunit\":", i ? "," : "", (long long)ranked[i].rank);
+    else
+      db_buf_printf(&b, "%lld,", (long long)ranked[i].rank);
     put_text(&b, u->code, json);
     db_buf_puts(&b, json ? ",\"name\":" : ",");
     put_text(&b, u->name ? u->name : "", json);
     db_buf_puts(&b, json ? ",\"value\":" : ",");
     put_cell(&b, DB_TF_VALUE, ranked[i].value, json);
     if (t != DB_TF_VALUE) {
-      if (json) db_buf_printf(&b, ",\"%s\":", db_transform_name(t));
-      else db_buf_putc(&b, ',');
+      if (json)
+        db_buf_printf(&b, ",\"%s\":", db_transform_name(t));
+      else
+        db_buf_putc(&b, ',');
       put_cell(&b, t, ranked[i].score, json);
     }
     db_buf_puts(&b, json ? "}" : "\n");

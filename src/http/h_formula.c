@@ -28,7 +28,8 @@ static void read_check(json_t *doc, const char **text, size_t *len, db_period_ty
   const char *key;
   json_t *v;
   if (!json_is_object(doc)) {
-    db_diag_add(d, 0, 0, "$", DB_EINVAL, "the body must be a JSON object {\"formula\": …, \"periodicity\": …}");
+    db_diag_add(d, 0, 0, "$", DB_EINVAL,
+                "the body must be a JSON object {\"formula\": …, \"periodicity\": …}");
     return;
   }
   json_object_foreach(doc, key, v) {
@@ -66,8 +67,9 @@ static json_t *check_json(const db_formula *f, const db_diag *found) {
     if (p->line) json_object_set_new(e, "line", json_integer(p->line));
     json_array_append_new(errors, e);
   }
-  return json_pack("{s:o, s:o, s:o, s:o}", "type", f ? json_string(db_ftype_name(db_formula_type(f))) : json_null(),
-                   "periodicity", reads ? json_string(reads) : json_null(), "dependencies", deps, "errors", errors);
+  return json_pack("{s:o, s:o, s:o, s:o}", "type",
+                   f ? json_string(db_ftype_name(db_formula_type(f))) : json_null(), "periodicity",
+                   reads ? json_string(reads) : json_null(), "dependencies", deps, "errors", errors);
 }
 
 int db_h_formula_check(db_req *r, db_resp *w) {
@@ -100,8 +102,8 @@ int db_h_formula_check(db_req *r, db_resp *w) {
 /* A number, or null when missing. */
 static json_t *number(double v) { return isnan(v) ? json_null() : json_real(v); }
 
-static json_t *breakdown_json(const db_req *r, const db_indicator *ind, const char *period, const char *parent,
-                              const db_derive_breakdown *b) {
+static json_t *breakdown_json(const db_req *r, const db_indicator *ind, const char *period,
+                              const char *parent, const db_derive_breakdown *b) {
   json_t *pillars = json_array(), *units = json_array();
   for (size_t j = 0; j < b->n_pillars; j++)
     json_array_append_new(pillars, json_pack("{s:s, s:f, s:s}", "label", b->pillars[j].label, "weight",
@@ -109,10 +111,11 @@ static json_t *breakdown_json(const db_req *r, const db_indicator *ind, const ch
   for (size_t i = 0; i < b->n_units; i++) {
     const db_orgunit *u = &r->cat->units[b->units[i]];
     json_t *contrib = json_array();
-    for (size_t j = 0; j < b->n_pillars; j++) json_array_append_new(contrib, number(b->contrib[i * b->n_pillars + j]));
-    json_array_append_new(units, json_pack("{s:s, s:s, s:o, s:o, s:o}", "orgunit", u->code, "name", u->name, "rank",
-                                           b->ranks[i] ? json_integer(b->ranks[i]) : json_null(), "value",
-                                           number(b->values[i]), "contributions", contrib));
+    for (size_t j = 0; j < b->n_pillars; j++)
+      json_array_append_new(contrib, number(b->contrib[i * b->n_pillars + j]));
+    json_array_append_new(units, json_pack("{s:s, s:s, s:o, s:o, s:o}", "orgunit", u->code, "name", u->name,
+                                           "rank", b->ranks[i] ? json_integer(b->ranks[i]) : json_null(),
+                                           "value", number(b->values[i]), "contributions", contrib));
   }
   return json_pack("{s:s, s:s, s:o, s:o, s:o}", "indicator", ind->code, "period", period, "parent",
                    parent ? json_string(parent) : json_null(), "pillars", pillars, "units", units);
@@ -120,20 +123,23 @@ static json_t *breakdown_json(const db_req *r, const db_indicator *ind, const ch
 
 int db_h_index_pillars(db_req *r, db_resp *w) {
   const db_indicator *ind = db_catalog_indicator(r->cat, r->params[0]);
-  if (!ind)
-    return db__h_problem(w, 404, "code", "unknown indicator '%s'", r->params[0]);
-  if (!ind->formula) return db__h_problem(w, 400, "code", "'%s' has no formula: it is not an index", ind->code);
+  if (!ind) return db__h_problem(w, 404, "code", "unknown indicator '%s'", r->params[0]);
+  if (!ind->formula)
+    return db__h_problem(w, 400, "code", "'%s' has no formula: it is not an index", ind->code);
   const char *period = db_req_query(r, "period"), *parent = db_req_query(r, "parent");
   db_period p;
   char why[128];
-  if (!period) return db__h_problem(w, 400, "period", "missing (a period of %s's periodicity, such as 2025-09)", ind->code);
+  if (!period)
+    return db__h_problem(w, 400, "period", "missing (a period of %s's periodicity, such as 2025-09)",
+                         ind->code);
   if (db_period_parse_as(period, strlen(period), ind->periodicity, ind->period_span, &p, why) != 0)
     return db__h_problem(w, 400, "period", "%s", why);
   int64_t parent_index = -1;
   if (parent && !db_map_gets(&r->cat->unit_index, parent, &parent_index))
     return db__h_problem(w, 404, "parent", "unknown org unit '%s'", parent);
   if (!r->derive)
-    return db__h_problem(w, 503, "code", "the derived indicators are off: a formula of the catalog does not compile");
+    return db__h_problem(w, 503, "code",
+                         "the derived indicators are off: a formula of the catalog does not compile");
   db_derive_breakdown b;
   db_diag d = DB_DIAG_INIT;
   int rc = db_derive_breakdown_get(r->derive, r->cube, ind->code, parent_index, &p, &b, &d);

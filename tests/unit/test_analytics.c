@@ -33,14 +33,14 @@ static db_period per(const char *code) {
 #define assert_nan(x) assert_true(isnan(x))
 
 /* Exact equality, NAN meaning "missing". */
-#define assert_value(got, want)                                                 \
-  do {                                                                          \
-    double g_ = (got), w_ = (want);                                             \
-    if (isnan(w_)) {                                                            \
-      if (!isnan(g_)) fail_msg("expected missing, got %.17g", g_);              \
-    } else if (!(g_ == w_)) {                                                   \
-      fail_msg("expected %.17g, got %.17g", w_, g_);                            \
-    }                                                                           \
+#define assert_value(got, want)                                    \
+  do {                                                             \
+    double g_ = (got), w_ = (want);                                \
+    if (isnan(w_)) {                                               \
+      if (!isnan(g_)) fail_msg("expected missing, got %.17g", g_); \
+    } else if (!(g_ == w_)) {                                      \
+      fail_msg("expected %.17g, got %.17g", w_, g_);               \
+    }                                                              \
   } while (0)
 
 /* The fixture: a city 79 with the wards W1..W4 (always valid) and the legacy district D1 (until
@@ -67,8 +67,8 @@ static void add_unit(db_catalog *c, int64_t id, const char *code, const char *pa
   db_catalog_put_unit(c, &u);
 }
 
-static void add_indicator(db_catalog *c, int64_t id, const char *code, db_period_type pt, db_agg space, db_agg time,
-                          db_polarity pol, const char *formula) {
+static void add_indicator(db_catalog *c, int64_t id, const char *code, db_period_type pt, db_agg space,
+                          db_agg time, db_polarity pol, const char *formula) {
   db_indicator i;
   db_indicator_init(&i);
   i.id = id;
@@ -174,9 +174,11 @@ static size_t codes(const db_catalog *c, const char *list, int units, size_t *ou
   char buf[256];
   snprintf(buf, sizeof buf, "%s", list);
   for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-    const void *obj = units ? (const void *)db_catalog_unit(c, tok) : (const void *)db_catalog_indicator(c, tok);
+    const void *obj =
+        units ? (const void *)db_catalog_unit(c, tok) : (const void *)db_catalog_indicator(c, tok);
     if (!obj) fail_msg("unknown code %s", tok);
-    out[n++] = units ? (size_t)((const db_orgunit *)obj - c->units) : (size_t)((const db_indicator *)obj - c->indicators);
+    out[n++] = units ? (size_t)((const db_orgunit *)obj - c->units)
+                     : (size_t)((const db_indicator *)obj - c->indicators);
   }
   return n;
 }
@@ -200,8 +202,9 @@ static int64_t grid_with(fixture *f, db_derive *e, const char *inds, const char 
   db_transform tf[DB_TF_COUNT];
   db_period pf = from ? per(from) : (db_period){0, 0, 0}, pt = to ? per(to) : (db_period){0, 0, 0};
   db_analytics_ctx c = {f->v, &f->cat, f->plans, e, NULL};
-  db_analytics_grid g = {ii, codes(&f->cat, inds, 0, ii), uu, codes(&f->cat, units, 1, uu), from ? &pf : NULL,
-                         to ? &pt : NULL, tf, transforms(tfs, tf)};
+  db_analytics_grid g = {
+      ii, codes(&f->cat, inds, 0, ii), uu, codes(&f->cat, units, 1, uu), from ? &pf : NULL, to ? &pt : NULL,
+      tf, transforms(tfs, tf)};
   int64_t rows = -1;
   assert_int_equal(db_analytics_grid_size(&c, &g, &rows), 0);
   out->n = 0;
@@ -228,7 +231,8 @@ static const db_analytics_row *row_at(fixture *f, const rows_out *out, const cha
 /* ---------- names ---------- */
 
 static void test_names(void **state) {
-  static const char *const names[] = {"value", "yoy", "yoy_pct", "prev", "mom", "ytd", "plan", "plan_pct", "rank", "status"};
+  static const char *const names[] = {"value", "yoy",  "yoy_pct",  "prev", "mom",
+                                      "ytd",   "plan", "plan_pct", "rank", "status"};
   for (int i = 0; i < DB_TF_COUNT; i++) {
     db_transform t;
     assert_string_equal(db_transform_name((db_transform)i), names[i]);
@@ -261,18 +265,19 @@ static void test_monthly_flow_across_years(void **state) {
   put(f, "FLOW", "W4", "2024-03", 20); /* one month only: partial data */
   publish(f);
   rows_out o;
-  assert_int_equal(grid(f, "FLOW", "W1,W4,79", "2023-12", "2024-03", "value,yoy,yoy_pct,prev,mom,ytd", &o), 12);
+  assert_int_equal(grid(f, "FLOW", "W1,W4,79", "2023-12", "2024-03", "value,yoy,yoy_pct,prev,mom,ytd", &o),
+                   12);
   /* order: unit as asked, then period */
   assert_int_equal(o.r[0].unit, 1);
   assert_int_equal(o.r[0].period.ord, per("2023-12").ord);
   assert_int_equal(o.r[4].unit, 4);
   const db_analytics_row *r = row_at(f, &o, "W1", "2024-01");
   assert_value(r->cells[0], 15);
-  assert_value(r->cells[1], 10);                          /* 2023-01 */
-  assert_value(r->cells[2], 50);                          /* 100 * (15 - 10) / 10 */
-  assert_value(r->cells[3], 120);                         /* 2023-12: across the year boundary */
+  assert_value(r->cells[1], 10);                         /* 2023-01 */
+  assert_value(r->cells[2], 50);                         /* 100 * (15 - 10) / 10 */
+  assert_value(r->cells[3], 120);                        /* 2023-12: across the year boundary */
   assert_value(r->cells[4], 100.0 * (15 - 120) / 120.0); /* -87.5 */
-  assert_value(r->cells[5], 15);                          /* the year restarts */
+  assert_value(r->cells[5], 15);                         /* the year restarts */
   assert_int_equal(r->count, 1);
   assert_int_equal(r->expected, 1);
   r = row_at(f, &o, "W1", "2023-12");
@@ -296,9 +301,9 @@ static void test_monthly_flow_across_years(void **state) {
   assert_value(r->cells[0], 15 + 101);
   assert_int_equal(r->count, 2);
   assert_int_equal(r->expected, 5);
-  assert_value(r->cells[1], 10);                                  /* only W1 in 2023-01 */
+  assert_value(r->cells[1], 10); /* only W1 in 2023-01 */
   assert_value(r->cells[2], 100.0 * (116 - 10) / 10.0);
-  assert_value(r->cells[3], 120);                                 /* 2023-12 */
+  assert_value(r->cells[3], 120); /* 2023-12 */
   r = row_at(f, &o, "79", "2024-03");
   assert_value(r->cells[0], 35 + 103 + 20);
   assert_int_equal(r->count, 3);
@@ -496,7 +501,7 @@ static void test_plan_pct_of_a_ytd_flow(void **state) {
 
 static void test_status_by_polarity(void **state) {
   fixture *f = *state;
-  static const double hi[] = {100, 80, 45, 74};        /* ytd 100 180 225 299 against 100 200 300 400 */
+  static const double hi[] = {100, 80, 45, 74};         /* ytd 100 180 225 299 against 100 200 300 400 */
   static const double lo[] = {100, 110, 111, 159, 140}; /* ytd 100 210 321 480 620 against 100 .. 500 */
   static const double neu[] = {100, 108, 115, 70, 130}; /* a stock against the whole plan */
   for (int m = 0; m < 5; m++) {
@@ -514,18 +519,19 @@ static void test_status_by_polarity(void **state) {
   plan(f, "HI", "W2", "2024", 0);
   rows_out o;
   grid(f, "HI", "W1,W2", "2024-01", "2024-04", "status", &o);
-  static const double want_hi[] = {DB_TARGET_ON_TRACK, DB_TARGET_ON_TRACK, DB_TARGET_AT_RISK, DB_TARGET_OFF_TRACK};
+  static const double want_hi[] = {DB_TARGET_ON_TRACK, DB_TARGET_ON_TRACK, DB_TARGET_AT_RISK,
+                                   DB_TARGET_OFF_TRACK};
   for (int m = 0; m < 4; m++) assert_value(o.r[m].cells[0], want_hi[m]); /* 100%, 90%, 75%, 74.75% */
-  assert_value(row_at(f, &o, "W2", "2024-01")->cells[0], NAN);            /* a plan of 0 */
+  assert_value(row_at(f, &o, "W2", "2024-01")->cells[0], NAN);           /* a plan of 0 */
   /* lower is better, bands 95 and 80: achievement 200 - pct = 100, 95, 93, 80, 76 */
   grid(f, "LO", "W1", "2024-01", "2024-05", "status", &o);
-  static const double want_lo[] = {DB_TARGET_ON_TRACK, DB_TARGET_ON_TRACK, DB_TARGET_AT_RISK, DB_TARGET_AT_RISK,
-                                   DB_TARGET_OFF_TRACK};
+  static const double want_lo[] = {DB_TARGET_ON_TRACK, DB_TARGET_ON_TRACK, DB_TARGET_AT_RISK,
+                                   DB_TARGET_AT_RISK, DB_TARGET_OFF_TRACK};
   for (int m = 0; m < 5; m++) assert_value(o.r[m].cells[0], want_lo[m]);
   /* neutral: 100 - |pct - 100| = 100, 92, 85, 70, 70 */
   grid(f, "NEU", "W1", "2024-01", "2024-05", "ytd,status", &o);
-  static const double want_neu[] = {DB_TARGET_ON_TRACK, DB_TARGET_ON_TRACK, DB_TARGET_AT_RISK, DB_TARGET_OFF_TRACK,
-                                    DB_TARGET_OFF_TRACK};
+  static const double want_neu[] = {DB_TARGET_ON_TRACK, DB_TARGET_ON_TRACK, DB_TARGET_AT_RISK,
+                                    DB_TARGET_OFF_TRACK, DB_TARGET_OFF_TRACK};
   for (int m = 0; m < 5; m++) assert_value(o.r[m].cells[1], want_neu[m]);
   assert_value(o.r[3].cells[0], 70);
 }
@@ -597,13 +603,15 @@ static void test_pages(void **state) {
   }
   publish(f);
   rows_out all, page;
-  assert_int_equal(grid(f, "FLOW,STOCK", "W1,W2,W3", "2024-01", "2024-12", "value,yoy,mom,ytd,rank", &all), 72);
+  assert_int_equal(grid(f, "FLOW,STOCK", "W1,W2,W3", "2024-01", "2024-12", "value,yoy,mom,ytd,rank", &all),
+                   72);
   size_t ii[2], uu[3];
   db_transform tf[DB_TF_COUNT];
   db_period from = per("2024-01"), to = per("2024-12");
   db_analytics_ctx c = {f->v, &f->cat, f->plans, NULL, NULL};
-  db_analytics_grid g = {ii, codes(&f->cat, "FLOW,STOCK", 0, ii), uu, codes(&f->cat, "W1,W2,W3", 1, uu), &from, &to,
-                         tf, transforms("value,yoy,mom,ytd,rank", tf)};
+  db_analytics_grid g = {
+      ii, codes(&f->cat, "FLOW,STOCK", 0, ii),     uu, codes(&f->cat, "W1,W2,W3", 1, uu), &from, &to,
+      tf, transforms("value,yoy,mom,ytd,rank", tf)};
   /* pages that cut blocks in the middle give the same rows */
   for (int64_t offset = 0; offset < 72; offset += 7) {
     page.n = 0;
@@ -675,7 +683,7 @@ static void test_derived_indicators(void **state) {
   assert_value(r->cells[0], 6);
   assert_value(r->cells[1], 4);
   assert_value(r->cells[2], 50);
-  assert_value(r->cells[3], 2); /* W2: 8 */
+  assert_value(r->cells[3], 2);                               /* W2: 8 */
   assert_value(row_at(f, &o, "79", "2024-01")->cells[0], 14); /* the formula on the city's totals */
   /* without the engine, a derived indicator has no data of its own */
   grid(f, "DOUBLE", "W1", "2024-01", "2024-01", "value", &o);
@@ -730,7 +738,8 @@ static db_store *city_store(const char *path, db_catalog *cat) {
   add_indicator(&src, 0, "FLOW", DB_PT_MONTH, DB_AGG_SUM, DB_AGG_SUM, DB_POL_HIGHER, NULL);
   add_indicator(&src, 0, "RATE", DB_PT_MONTH, DB_AGG_AVG, DB_AGG_AVG, DB_POL_LOWER, NULL);
   for (size_t i = 0; i < src.n_units; i++) assert_int_equal(db_store_put_orgunit(s, &src.units[i]), 0);
-  for (size_t i = 0; i < src.n_indicators; i++) assert_int_equal(db_store_put_indicator(s, &src.indicators[i]), 0);
+  for (size_t i = 0; i < src.n_indicators; i++)
+    assert_int_equal(db_store_put_indicator(s, &src.indicators[i]), 0);
   assert_int_equal(db_store_commit(s), 0);
   db_catalog_free(&src);
   db_catalog_init(cat);
@@ -747,7 +756,8 @@ typedef struct obs_in {
 } obs_in;
 
 /* One batch of rows[0..n) through the ingest path; with `keep`, its change set into *res. */
-static void ingest(db_store *s, const db_catalog *cat, const obs_in *rows, size_t n, int keep, db_ingest_result *res) {
+static void ingest(db_store *s, const db_catalog *cat, const obs_in *rows, size_t n, int keep,
+                   db_ingest_result *res) {
   db_batch_info info = {NULL, "test", "tester", 0};
   db_diag d = DB_DIAG_INIT;
   db_ingest *in;
@@ -767,8 +777,8 @@ static int scan_row(void *ctx, const db_obs_row *row) {
   char code[DB_PERIOD_CODE_MAX];
   assert_int_equal(db_period_from_key(row->period, &p), 0);
   db_period_format(&p, code);
-  db_buf_printf(b, "%lld:%lld:%s:%s=%g ", (long long)row->indicator, (long long)row->orgunit, row->dimkey, code,
-                row->value);
+  db_buf_printf(b, "%lld:%lld:%s:%s=%g ", (long long)row->indicator, (long long)row->orgunit, row->dimkey,
+                code, row->value);
   return 0;
 }
 
@@ -783,10 +793,10 @@ static void test_store_scan_paths(void **state) {
   (void)state;
   /* the same rows in two orders: series ids in the indicators' order (the scan reads the table in key
    * order) and not (RATE's series first: the scan walks the series) */
-  static const obs_in sorted[] = {{"FLOW", "W1", "2024-01", 10, 0}, {"FLOW", "W2", "2024-01", 20, 0},
-                                  {"RATE", "W2", "2024-01", 4, 0}};
-  static const obs_in shuffled[] = {{"RATE", "W2", "2024-01", 4, 0}, {"FLOW", "W2", "2024-01", 20, 0},
-                                    {"FLOW", "W1", "2024-01", 10, 0}};
+  static const obs_in sorted[] = {
+      {"FLOW", "W1", "2024-01", 10, 0}, {"FLOW", "W2", "2024-01", 20, 0}, {"RATE", "W2", "2024-01", 4, 0}};
+  static const obs_in shuffled[] = {
+      {"RATE", "W2", "2024-01", 4, 0}, {"FLOW", "W2", "2024-01", 20, 0}, {"FLOW", "W1", "2024-01", 10, 0}};
   const obs_in *orders[2] = {sorted, shuffled};
   char *dir = db_test_tempdir();
   for (int k = 0; k < 2; k++) {
@@ -819,16 +829,16 @@ static void test_store_to_cube(void **state) {
   /* the bands went into the store and came back */
   assert_value(cat.indicators[0].band_at_risk, 90);
   assert_value(cat.indicators[0].band_off_track, 75);
-  static const obs_in first[] = {{"RATE", "W2", "2024-01", 4, 0}, {"FLOW", "W2", "2024-01", 20, 0},
-                                 {"FLOW", "W1", "2024-01", 10, 0}};
+  static const obs_in first[] = {
+      {"RATE", "W2", "2024-01", 4, 0}, {"FLOW", "W2", "2024-01", 20, 0}, {"FLOW", "W1", "2024-01", 10, 0}};
   db_ingest_result res;
   ingest(s, &cat, first, 3, 0, &res);
   db_cube *cube;
   assert_int_equal(db_cube_open(s, &cat, &cube, &d), 0);
 
   /* a revision, an unchanged row and a new series: the change set holds the first and the last */
-  static const obs_in second[] = {{"FLOW", "W1", "2024-01", 11, 0}, {"FLOW", "W2", "2024-01", 20, 0},
-                                  {"RATE", "W1", "2024-02", 6, 1}};
+  static const obs_in second[] = {
+      {"FLOW", "W1", "2024-01", 11, 0}, {"FLOW", "W2", "2024-01", 20, 0}, {"RATE", "W1", "2024-02", 6, 1}};
   ingest(s, &cat, second, 3, 1, &res);
   assert_int_equal(res.n_changes, 2);
   assert_int_equal(res.changes[0].indicator, 1);

@@ -49,12 +49,13 @@ static char *problems(const db_diag *d) {
   } while (0)
 
 /* Values equal (both missing, or within 1e-12: fractions like 2/3 are computed in another order). */
-#define assert_value(got, want)                                                                  \
-  do {                                                                                           \
-    double g_ = (got), w_ = (want);                                                              \
-    if (isnan(w_))                                                                               \
-      assert_true(isnan(g_));                                                                    \
-    else if (!(fabs(g_ - w_) <= 1e-12)) fail_msg("got %.17g, want %.17g (line %d)", g_, w_, __LINE__); \
+#define assert_value(got, want)                                      \
+  do {                                                               \
+    double g_ = (got), w_ = (want);                                  \
+    if (isnan(w_))                                                   \
+      assert_true(isnan(g_));                                        \
+    else if (!(fabs(g_ - w_) <= 1e-12))                              \
+      fail_msg("got %.17g, want %.17g (line %d)", g_, w_, __LINE__); \
   } while (0)
 
 #define N NAN
@@ -68,7 +69,8 @@ enum { ID_C = 1, ID_W1, ID_W2, ID_W3, ID_W4, ID_D, ID_O1 };
 enum { U_C, U_W1, U_W2, U_W3, U_W4, U_D, U_O1 }; /* catalog indices */
 enum { ID_A = 1, ID_B, ID_CPI, ID_RATIO, ID_DOUBLE, ID_GAP, ID_IDX, ID_PLAN };
 
-static void add_unit(db_catalog *c, int64_t id, const char *code, const char *parent, db_ou_kind kind, int64_t to) {
+static void add_unit(db_catalog *c, int64_t id, const char *code, const char *parent, db_ou_kind kind,
+                     int64_t to) {
   db_orgunit u;
   db_orgunit_init(&u);
   u.id = id;
@@ -129,14 +131,14 @@ typedef struct obs {
  * W3 25 25, W4 40 80, O1 10 -. CPI at C: 3.5 4.0. In 2025-07: A and B of W1 10 10, and of D 1 1 (D no
  * longer exists then). */
 static const obs DATA[] = {
-    {ID_A, ID_W1, "2025-01", 10},  {ID_A, ID_W1, "2025-02", 20},  {ID_A, ID_W2, "2025-01", 20},
-    {ID_A, ID_W2, "2025-02", 30},  {ID_A, ID_W3, "2025-01", 30},  {ID_A, ID_W4, "2025-01", 40},
-    {ID_A, ID_W4, "2025-02", 40},  {ID_B, ID_W1, "2025-01", 50},  {ID_B, ID_W1, "2025-02", 50},
-    {ID_B, ID_W2, "2025-01", 100}, {ID_B, ID_W2, "2025-02", 100}, {ID_B, ID_W3, "2025-01", 25},
-    {ID_B, ID_W3, "2025-02", 25},  {ID_B, ID_W4, "2025-01", 40},  {ID_B, ID_W4, "2025-02", 80},
+    {ID_A, ID_W1, "2025-01", 10},   {ID_A, ID_W1, "2025-02", 20},   {ID_A, ID_W2, "2025-01", 20},
+    {ID_A, ID_W2, "2025-02", 30},   {ID_A, ID_W3, "2025-01", 30},   {ID_A, ID_W4, "2025-01", 40},
+    {ID_A, ID_W4, "2025-02", 40},   {ID_B, ID_W1, "2025-01", 50},   {ID_B, ID_W1, "2025-02", 50},
+    {ID_B, ID_W2, "2025-01", 100},  {ID_B, ID_W2, "2025-02", 100},  {ID_B, ID_W3, "2025-01", 25},
+    {ID_B, ID_W3, "2025-02", 25},   {ID_B, ID_W4, "2025-01", 40},   {ID_B, ID_W4, "2025-02", 80},
     {ID_CPI, ID_C, "2025-01", 3.5}, {ID_CPI, ID_C, "2025-02", 4.0}, {ID_A, ID_O1, "2025-01", 5},
-    {ID_B, ID_O1, "2025-01", 10},  {ID_A, ID_W1, "2025-07", 10},  {ID_B, ID_W1, "2025-07", 10},
-    {ID_A, ID_D, "2025-07", 1},    {ID_B, ID_D, "2025-07", 1},
+    {ID_B, ID_O1, "2025-01", 10},   {ID_A, ID_W1, "2025-07", 10},   {ID_B, ID_W1, "2025-07", 10},
+    {ID_A, ID_D, "2025-07", 1},     {ID_B, ID_D, "2025-07", 1},
 };
 
 typedef struct fixture {
@@ -151,7 +153,10 @@ static uint64_t commit(fixture *f, const obs *rows, size_t n, int note) {
   db_obs_row *r = db_calloc(n, sizeof *r);
   for (size_t i = 0; i < n; i++) {
     db_period p = per(rows[i].period);
-    r[i] = (db_obs_row){.indicator = rows[i].ind, .orgunit = rows[i].unit, .dimkey = "", .period = db_period_key(&p),
+    r[i] = (db_obs_row){.indicator = rows[i].ind,
+                        .orgunit = rows[i].unit,
+                        .dimkey = "",
+                        .period = db_period_key(&p),
                         .value = rows[i].value};
   }
   assert_int_equal(db_cube_apply(f->cube, r, n, &f->d), 0);
@@ -184,8 +189,8 @@ static int teardown(void **state) {
 }
 
 /* values of `code` for units over n months from `from`, on the current version. */
-static int values(fixture *f, const char *code, const int64_t *units, size_t n_units, const char *from, size_t n,
-                  double *out) {
+static int values(fixture *f, const char *code, const int64_t *units, size_t n_units, const char *from,
+                  size_t n, double *out) {
   const db_cube_version *v = db_cube_acquire(f->cube);
   db_period p = per(from);
   int rc = db_derive_values(f->e, v, code, units, n_units, &p, n, out, &f->d);
@@ -537,7 +542,8 @@ static void test_pillar_shapes(void **state) {
   /* weights on either side, subtracted terms, a weightless term; no pillars for a comparison */
   db_catalog c;
   build_catalog(&c);
-  add_ind(&c, 20, "P1", DB_AGG_AVG, DB_AGG_AVG, DB_POL_HIGHER, "minmax(A) * 0.25 - 0.5 * zscore(B) + rank(A)");
+  add_ind(&c, 20, "P1", DB_AGG_AVG, DB_AGG_AVG, DB_POL_HIGHER,
+          "minmax(A) * 0.25 - 0.5 * zscore(B) + rank(A)");
   add_ind(&c, 21, "P2", DB_AGG_AVG, DB_AGG_AVG, DB_POL_HIGHER, "A > 2 and B < 3");
   add_ind(&c, 22, "P3", DB_AGG_AVG, DB_AGG_AVG, DB_POL_HIGHER, "-2 * A + goalpost(B, 0, 100) * 3");
   db_diag d = DB_DIAG_INIT;
@@ -551,7 +557,8 @@ static void test_pillar_shapes(void **state) {
   db_derive_breakdown b;
   assert_int_equal(db_derive_breakdown_get(e, v, "P1", U_C, &jan, &b, &d), 0);
   assert_int_equal(b.n_pillars, 3);
-  const char *labels[] = {"minmax(A)", "zscore(B)", "rank(A)"}, *texts[] = {"minmax(A) * 0.25", "-(0.5 * zscore(B))", "rank(A)"};
+  const char *labels[] = {"minmax(A)", "zscore(B)", "rank(A)"},
+             *texts[] = {"minmax(A) * 0.25", "-(0.5 * zscore(B))", "rank(A)"};
   const double weights[] = {0.25, -0.5, 1};
   for (size_t j = 0; j < 3; j++) {
     assert_string_equal(b.pillars[j].label, labels[j]);
@@ -615,7 +622,8 @@ static void test_compile_derived(void **state) {
   db_formula *f;
   assert_int_equal(db_formula_compile_derived("yoy(A) + 1", 10, &c, DB_PT_MONTH, 0, &f, &d), 0);
   db_formula_free(f);
-  assert_int_equal(db_formula_compile_derived("42", 2, &c, DB_PT_YEAR, 0, &f, &d), 0); /* reads nothing: fits */
+  assert_int_equal(db_formula_compile_derived("42", 2, &c, DB_PT_YEAR, 0, &f, &d),
+                   0); /* reads nothing: fits */
   db_formula_free(f);
   assert_int_equal(db_formula_compile_derived("A + (", 5, &c, 0, 0, &f, &d), DB_EINVAL);
   assert_null(f);
@@ -660,35 +668,41 @@ static int import(store_fixture *f, const char *format, const char *text, db_dia
 static void test_import_rules(void **state) {
   store_fixture *f = *state;
   db_diag d = DB_DIAG_INIT;
-  assert_int_equal(import(f, "json",
-                          "[{\"code\":\"CPI\",\"name\":\"CPI\",\"periodicity\":\"month\"},"
-                          "{\"code\":\"RETAIL\",\"name\":\"Retail\",\"periodicity\":\"month\",\"agg_space\":\"sum\"}]",
-                          &d),
-                   0);
+  assert_int_equal(
+      import(f, "json",
+             "[{\"code\":\"CPI\",\"name\":\"CPI\",\"periodicity\":\"month\"},"
+             "{\"code\":\"RETAIL\",\"name\":\"Retail\",\"periodicity\":\"month\",\"agg_space\":\"sum\"}]",
+             &d),
+      0);
   /* unknown name, with the column in the formula, at the indicator's path; nothing written */
   assert_int_equal(import(f, "json",
                           "[{\"code\":\"IDX_WARD\",\"name\":\"I\",\"periodicity\":\"month\","
                           "\"formula\":\"100 * RETAIL / CPII\"}]",
                           &d),
                    DB_EINVAL);
-  assert_problems(&d, "indicators[IDX_WARD].formula: column 16: unknown indicator 'CPII' (did you mean CPI?)\n");
+  assert_problems(&d,
+                  "indicators[IDX_WARD].formula: column 16: unknown indicator 'CPII' (did you mean CPI?)\n");
   db_diag_clear(&d);
   /* CSV: the line and column of the formula cell too */
-  assert_int_equal(import(f, "csv", "code,name,periodicity,formula\nG,G,month,yoy(CPI)\nH,H,month,CPI +\n", &d),
-                   DB_EINVAL);
-  assert_problems(&d, "line 3, column 4, indicators[H].formula: column 6: expected a value, found end of formula\n");
+  assert_int_equal(
+      import(f, "csv", "code,name,periodicity,formula\nG,G,month,yoy(CPI)\nH,H,month,CPI +\n", &d),
+      DB_EINVAL);
+  assert_problems(
+      &d, "line 3, column 4, indicators[H].formula: column 6: expected a value, found end of formula\n");
   db_diag_clear(&d);
   /* a cycle through a stored formula */
-  assert_int_equal(import(f, "csv", "code,name,periodicity,formula\nG,G,month,yoy(CPI) + H\nH,H,month,CPI\n", &d), 0);
+  assert_int_equal(
+      import(f, "csv", "code,name,periodicity,formula\nG,G,month,yoy(CPI) + H\nH,H,month,CPI\n", &d), 0);
   assert_int_equal(import(f, "csv", "code,name,periodicity,formula\nH,H,month,G * 2\n", &d), DB_EINVAL);
   assert_problems(&d, "line 2, column 4, indicators[H].formula: dependency cycle H -> G -> H\n");
   db_diag_clear(&d);
   /* changing an indicator under stored formulas: they are named */
   assert_int_equal(import(f, "csv", "code,name,periodicity\nCPI,CPI,quarter\n", &d), DB_EINVAL);
-  assert_problems(&d,
-                  "indicators[G].formula: column 12: indicator H is monthly but CPI (column 5) is quarterly; one "
-                  "formula reads one periodicity\n"
-                  "indicators[H].formula: column 1: the formula reads quarter indicators, not month\n");
+  assert_problems(
+      &d,
+      "indicators[G].formula: column 12: indicator H is monthly but CPI (column 5) is quarterly; one "
+      "formula reads one periodicity\n"
+      "indicators[H].formula: column 1: the formula reads quarter indicators, not month\n");
   db_diag_free(&d);
 }
 
