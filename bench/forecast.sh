@@ -68,7 +68,7 @@ for set in m1 rdatasets; do
     log "$set: reusing R's figures of the last run"
     grep "^R $set " "$RES.r" >> "$RES"
   else
-    log "$set: R forecast::ets and forecast::thetaf (several minutes on M1)"
+    log "$set: R forecast::ets and forecast::thetaf (ets takes minutes on M1)"
     mkdir -p "$WORK/r-$set"
     Rscript "$HERE/forecast.R" "$input" "$WORK/r-$set" 2> "$WORK/r-$set.log" | sed "s/^/R $set /" >> "$RES" ||
       die "R failed on $set (log: $WORK/r-$set.log)"
@@ -79,7 +79,8 @@ for set in m1 rdatasets; do
     line=$("$BIN" -q forecast eval --input "$input" --method "$method" --output "$WORK/databrain-$set-$method.csv") ||
       die "databrain forecast eval failed on $set ($method)"
     e=$EPOCHREALTIME
-    echo "databrain $set method=$method ${line% seconds=*} seconds=$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }')" >> "$RES"
+    wall=$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }')
+    echo "databrain $set method=$method ${line% seconds=*} seconds=$wall" >> "$RES"
   done
 done
 rm -f "$RES.r"

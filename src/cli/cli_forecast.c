@@ -63,7 +63,7 @@ typedef struct dataset {
 } dataset;
 
 enum { C_ID, C_CATEGORY, C_TYPE, C_FREQ, C_HORIZON, C_T, C_TIME, C_VALUE, C_SPLIT, C_COUNT };
-static const char *const column_names[C_COUNT] = {"series_id", "category", "type", "frequency", "horizon",
+static const char *const column_names[C_COUNT] = {"series_id", "category", "type",  "frequency", "horizon",
                                                   "t",         "time",     "value", "split"};
 static const int required[] = {C_ID, C_FREQ, C_HORIZON, C_VALUE, C_SPLIT};
 
@@ -73,9 +73,12 @@ typedef struct job {
   db_fc_method method;
   db_fc_forecast *forecasts;
   db_fc_accuracy *accuracy;
-  int *scored; /* 1 when accuracy[i] holds a score */
+  int *scored;   /* 1 when accuracy[i] holds a score */
+  size_t *order; /* the series, longest first: the long ones do not end up alone on one thread */
   atomic_size_t next, done;
-  atomic_int failed; /* 1 + the first series that could not be forecast, 0 when none */
+  atomic_int failed;    /* 1 + the first series that could not be forecast, 0 when none */
+  pthread_mutex_t lock; /* with `finished`: wakes the main thread when the last series is done */
+  pthread_cond_t finished;
 } job;
 
 static int read_dataset(const char *path, dataset *ds, db_diag *d);
@@ -95,15 +98,17 @@ static int run_eval(cli_ctx *ctx, int argc, char **argv) {
   if (!input) return cli_usage_error(cmd, "--input FILE is required");
   db_fc_method method;
   if (db_fc_method_parse(method_name, &method) != DB_OK)
-    return cli_usage_error(cmd, "unknown method '%s' (naive, snaive, ses, holt, damped, ets, theta, otheta, combo)",
-                           method_name);
+    return cli_usage_error(
+        cmd, "unknown method '%s' (naive, snaive, ses, holt, damped, ets, theta, otheta, combo)",
+        method_name);
   int64_t started = db_now_ms();
   dataset ds = {0};
   db_diag d = DB_DIAG_INIT;
   int err = read_dataset(input, &ds, &d);
   if (err) {
     cli_print_problems(&d, input);
-    if (err == DB_EINVAL) fprintf(stderr, "%s: rejected (%zu problems); nothing was forecast\n", input, db_diag_total(&d));
+    if (err == DB_EINVAL)
+      fprintf(stderr, "%s: rejected (%zu problems); nothing was forecast\n", input, db_diag_total(&d));
     db_diag_free(&d);
     free_dataset(&ds);
     return cli_exit_code(err);
@@ -146,12 +151,15 @@ static int read_header(db_csv_field *f, size_t n, long line, int *col, db_diag *
     while (c < C_COUNT && (strlen(column_names[c]) != f[i].len || memcmp(column_names[c], f[i].p, f[i].len)))
       c++;
     if (c == C_COUNT)
-      rc = db_diag_add(d, line, (int)i + 1, NULL, DB_EINVAL,
-                       "unknown column '%.*s' (expected series_id,category,type,frequency,horizon,t,time,value,split)",
-                       (int)f[i].len, f[i].p);
+      rc = db_diag_add(
+          d, line, (int)i + 1, NULL, DB_EINVAL,
+          "unknown column '%.*s' (expected series_id,category,type,frequency,horizon,t,time,value,split)",
+          (int)f[i].len, f[i].p);
     else if (col[c] >= 0)
-      rc = db_diag_add(d, line, (int)i + 1, column_names[c], DB_EINVAL, "column '%s' appears twice", column_names[c]);
-    else col[c] = (int)i;
+      rc = db_diag_add(d, line, (int)i + 1, column_names[c], DB_EINVAL, "column '%s' appears twice",
+                       column_names[c]);
+    else
+      col[c] = (int)i;
   }
   for (size_t r = 0; r < sizeof required / sizeof *required; r++)
     if (col[required[r]] < 0)
@@ -163,8 +171,8 @@ static int read_header(db_csv_field *f, size_t n, long line, int *col, db_diag *
 static int whole(const db_csv_field *f, long line, int column, const char *name, int64_t max, int64_t *out,
                  db_diag *d) {
   if (db_parse_int64(f->p, f->len, out) != DB_OK || *out < 1 || *out > max)
-    return db_diag_add(d, line, column, name, DB_EINVAL, "%s '%.*s' is not a whole number from 1 to %lld", name,
-                       (int)f->len, f->p, (long long)max);
+    return db_diag_add(d, line, column, name, DB_EINVAL, "%s '%.*s' is not a whole number from 1 to %lld",
+                       name, (int)f->len, f->p, (long long)max);
   return DB_OK;
 }
 
@@ -174,9 +182,10 @@ static series *series_of(dataset *ds, const db_csv_field *f, long line, db_diag 
   if (cur && strlen(cur->id) == f->len && memcmp(cur->id, f->p, f->len) == 0) return cur;
   int64_t seen;
   if (db_map_get(&ds->ids, f->p, f->len, &seen)) {
-    db_diag_add(d, line, 0, "series_id", DB_EINVAL,
-                "series '%.*s' already had rows before (from line %ld): the rows of a series must be together",
-                (int)f->len, f->p, ds->items[seen].line);
+    db_diag_add(
+        d, line, 0, "series_id", DB_EINVAL,
+        "series '%.*s' already had rows before (from line %ld): the rows of a series must be together",
+        (int)f->len, f->p, ds->items[seen].line);
     return NULL;
   }
   if (ds->count == ds->cap) {
@@ -184,7 +193,8 @@ static series *series_of(dataset *ds, const db_csv_field *f, long line, db_diag 
     ds->items = db_realloc(ds->items, ds->cap * sizeof *ds->items);
   }
   cur = &ds->items[ds->count];
-  *cur = (series){.id = db_map_put(&ds->ids, f->p, f->len, (int64_t)ds->count), .start = ds->n_values, .line = line};
+  *cur = (series){
+      .id = db_map_put(&ds->ids, f->p, f->len, (int64_t)ds->count), .start = ds->n_values, .line = line};
   ds->count++;
   return cur;
 }
@@ -222,30 +232,35 @@ static void read_row(dataset *ds, const int *col, db_csv_field *f, size_t n, siz
     int64_t t;
     const db_csv_field *tf = &f[col[C_T]];
     if (db_parse_int64(tf->p, tf->len, &t) != DB_OK) {
-      db_diag_add(d, line, col[C_T] + 1, "t", DB_EINVAL, "t '%.*s' is not a whole number", (int)tf->len, tf->p);
+      db_diag_add(d, line, col[C_T] + 1, "t", DB_EINVAL, "t '%.*s' is not a whole number", (int)tf->len,
+                  tf->p);
       return;
     }
     if (!is_first && t <= s->last_t) {
-      db_diag_add(d, line, col[C_T] + 1, "t", DB_EINVAL, "t %lld after t %lld: the rows of a series must be in time order",
-                  (long long)t, (long long)s->last_t);
+      db_diag_add(d, line, col[C_T] + 1, "t", DB_EINVAL,
+                  "t %lld after t %lld: the rows of a series must be in time order", (long long)t,
+                  (long long)s->last_t);
       return;
     }
     s->last_t = t;
   }
   const db_csv_field *vf = &f[col[C_VALUE]], *sf = &f[col[C_SPLIT]];
   double v = NAN;
-  if (vf->len && !(vf->len == 2 && memcmp(vf->p, "NA", 2) == 0) && db_parse_double(vf->p, vf->len, &v) != DB_OK) {
-    db_diag_add(d, line, col[C_VALUE] + 1, "value", DB_EINVAL, "value '%.*s' is not a number", (int)vf->len, vf->p);
+  if (vf->len && !(vf->len == 2 && memcmp(vf->p, "NA", 2) == 0) &&
+      db_parse_double(vf->p, vf->len, &v) != DB_OK) {
+    db_diag_add(d, line, col[C_VALUE] + 1, "value", DB_EINVAL, "value '%.*s' is not a number", (int)vf->len,
+                vf->p);
     return;
   }
   int train = sf->len == 5 && memcmp(sf->p, "train", 5) == 0;
   if (!train && !(sf->len == 4 && memcmp(sf->p, "test", 4) == 0)) {
-    db_diag_add(d, line, col[C_SPLIT] + 1, "split", DB_EINVAL, "split '%.*s': expected train or test", (int)sf->len,
-                sf->p);
+    db_diag_add(d, line, col[C_SPLIT] + 1, "split", DB_EINVAL, "split '%.*s': expected train or test",
+                (int)sf->len, sf->p);
     return;
   }
   if (train && s->n_test) {
-    db_diag_add(d, line, col[C_SPLIT] + 1, "split", DB_EINVAL, "a train row after test rows of series '%s'", s->id);
+    db_diag_add(d, line, col[C_SPLIT] + 1, "split", DB_EINVAL, "a train row after test rows of series '%s'",
+                s->id);
     return;
   }
   if (ds->n_values == ds->cap_values) {
@@ -286,7 +301,8 @@ static int read_dataset(const char *path, dataset *ds, db_diag *d) {
   if (!have_header) db_diag_add(d, 0, 0, NULL, DB_EINVAL, "the file is empty: expected a header line");
   for (size_t i = 0; i < ds->count; i++) {
     const series *s = &ds->items[i];
-    if (!s->n_train) db_diag_add(d, s->line, 0, "split", DB_EINVAL, "series '%s' has no train rows", s->id);
+    if (!s->n_train)
+      db_diag_add(d, s->line, 0, "split", DB_EINVAL, "series '%s' has no train rows", s->id);
     else if (!s->observed)
       db_diag_add(d, s->line, 0, "value", DB_EINVAL, "series '%s' has no observed train value", s->id);
   }
@@ -304,8 +320,9 @@ static void free_dataset(dataset *ds) {
 static void *worker(void *arg) {
   job *jb = arg;
   for (;;) {
-    size_t i = atomic_fetch_add(&jb->next, 1);
-    if (i >= jb->ds->count) break;
+    size_t next = atomic_fetch_add(&jb->next, 1);
+    if (next >= jb->ds->count) break;
+    size_t i = jb->order[next];
     const series *s = &jb->ds->items[i];
     const double *y = jb->ds->values + s->start;
     if (db_forecast(y, s->n_train, s->m, jb->method, s->h, &jb->forecasts[i], NULL) != DB_OK) {
@@ -315,9 +332,35 @@ static void *worker(void *arg) {
       jb->scored[i] = db_fc_score(y, s->n_train, s->m, y + s->n_train, s->n_test, &jb->forecasts[i],
                                   &jb->accuracy[i], NULL) == DB_OK;
     }
-    atomic_fetch_add(&jb->done, 1);
+    if (atomic_fetch_add(&jb->done, 1) + 1 == jb->ds->count) {
+      pthread_mutex_lock(&jb->lock);
+      pthread_cond_signal(&jb->finished);
+      pthread_mutex_unlock(&jb->lock);
+    }
   }
   return NULL;
+}
+
+/* A series' index with its length, to order the work longest first. */
+typedef struct by_length {
+  size_t length, index;
+} by_length;
+
+static int longer_first(const void *a, const void *b) {
+  const by_length *x = a, *y = b;
+  if (x->length != y->length) return x->length < y->length ? 1 : -1;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Fills jb->order (owned by the job) with the series by decreasing length, ties in input order. */
+static void order_by_length(job *jb) {
+  size_t n = jb->ds->count;
+  by_length *v = db_malloc((n ? n : 1) * sizeof *v);
+  for (size_t i = 0; i < n; i++) v[i] = (by_length){jb->ds->items[i].n_train, i};
+  qsort(v, n, sizeof *v, longer_first);
+  jb->order = db_malloc((n ? n : 1) * sizeof *jb->order);
+  for (size_t i = 0; i < n; i++) jb->order[i] = v[i].index;
+  db_free(v);
 }
 
 /* Draws "[#####.....] 512/1001 series  51%  ETA 1 s" (when progress is enabled). */
@@ -333,21 +376,35 @@ static void draw_progress(cli_progress *p, size_t done, size_t total) {
   fflush(stderr);
 }
 
-/* Runs WORKERS threads over the series (the calling thread fits alone if a thread cannot start) and
- * draws the progress every 100 ms until they finish. */
+/* Runs WORKERS threads over the series, longest first (the calling thread fits alone if no thread can
+ * start), and redraws the progress every 100 ms until the last series is done. */
 static void run_workers(job *jb, cli_progress *prog) {
+  order_by_length(jb);
+  pthread_mutex_init(&jb->lock, NULL);
+  pthread_cond_init(&jb->finished, NULL);
   pthread_t threads[WORKERS];
   int started = 0;
   for (; started < WORKERS; started++)
     if (pthread_create(&threads[started], NULL, worker, jb) != 0) break;
   if (!started) worker(jb);
-  struct timespec tick = {0, 100 * 1000 * 1000};
-  while (started && atomic_load(&jb->done) < jb->ds->count) {
+  pthread_mutex_lock(&jb->lock);
+  while (atomic_load(&jb->done) < jb->ds->count) {
     draw_progress(prog, atomic_load(&jb->done), jb->ds->count);
-    nanosleep(&tick, NULL);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&jb->finished, &jb->lock, &until);
   }
+  pthread_mutex_unlock(&jb->lock);
   for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
   draw_progress(prog, jb->ds->count, jb->ds->count);
+  pthread_cond_destroy(&jb->finished);
+  pthread_mutex_destroy(&jb->lock);
+  db_free(jb->order);
 }
 
 /* ---- output ---- */
@@ -401,11 +458,17 @@ static void print_summary(const job *jb, double seconds) {
     scored++;
   }
   printf("series=%zu", jb->ds->count);
-  if (scored) printf(" smape=%.3f", smape / (double)scored);
-  else printf(" smape=NA");
-  if (mase_n) printf(" mase=%.3f", mase / (double)mase_n);
-  else printf(" mase=NA");
-  if (points) printf(" coverage95=%.1f", 100 * round(in95) / (double)points);
-  else printf(" coverage95=NA");
+  if (scored)
+    printf(" smape=%.3f", smape / (double)scored);
+  else
+    printf(" smape=NA");
+  if (mase_n)
+    printf(" mase=%.3f", mase / (double)mase_n);
+  else
+    printf(" mase=NA");
+  if (points)
+    printf(" coverage95=%.1f", 100 * round(in95) / (double)points);
+  else
+    printf(" coverage95=NA");
   printf(" seconds=%.3f\n", seconds);
 }

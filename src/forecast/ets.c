@@ -6,22 +6,23 @@
  * additive and multiplicative errors (Hyndman et al. 2008, Table 2.3 rearranged), so one recursion
  * serves every model; the error type changes only the likelihood and the intervals. The smoothing
  * parameters, level and slope are the optimiser's coordinates; the seasonal states (up to 23 more) are
- * refined apart by Gauss-Newton steps, which keeps Nelder-Mead in at most 6 dimensions. Fitting runs on the
- * series divided by its mean absolute value, so that the optimiser's steps suit every scale; the
- * likelihood of the scaled series differs from the original's by the same constant for every model
- * (2 n log c), and the fitted states are scaled back before the final evaluation on the original data. */
+ * refined apart by Gauss-Newton steps, which keeps Nelder-Mead in at most 6 dimensions. A damped fit
+ * that ends with phi at its upper bound starts once more from phi = 0.85 (the likelihood of phi is often
+ * bimodal). Multiplicative-error fits start where their additive twins ended. Fitting runs on the series
+ * divided by its mean absolute value, so that the optimiser's steps suit every scale; the likelihood of
+ * the scaled series differs from the original's by the same constant for every model (2 n log c), and
+ * the fitted states are scaled back before the final evaluation on the original data. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/mem.h"
 #include "forecast/fc_int.h"
 
-#define LO 1e-4         /* R's lower bound of alpha, beta, gamma */
-#define HI 0.9999       /* R's upper bound of alpha */
+#define LO 1e-4   /* R's lower bound of alpha, beta, gamma */
+#define HI 0.9999 /* R's upper bound of alpha */
 #define PHI_LO 0.8
 #define PHI_HI 0.98
 #define PHI_AT(spec) (2 + ((spec).season != 'N')) /* phi's coordinate: after alpha, beta [and gamma] */
@@ -68,13 +69,17 @@ static int count_params(db_ets_spec s, int m);
 static ets_run recurse(const double *y, size_t len, int m, char error, const ets_par *p, double l0, double b0,
                        double *s, double *resid);
 static int refine_states(const fit_ctx *c, const double *x, double *l0, double *b0, double *s0);
-static int fit_start(const double *y, size_t len, int m, db_ets_spec spec, double *s0, double *x, double *step);
+static int fit_start(const double *y, size_t len, int m, db_ets_spec spec, double *s0, double *x,
+                     double *step);
 static void decode(const double *x, db_ets_spec spec, ets_par *p, double *l0, double *b0);
 static double objective(const double *x, void *ctx);
 static void simulate(const db_ets_model *mod, const ets_par *p, int h, db_fc_forecast *out);
 
 void db_ets_name(db_ets_spec spec, char *out, size_t size) {
-  snprintf(out, size, "ETS(%c,%s,%c)", spec.error, spec.trend == 'D' ? "Ad" : spec.trend == 'A' ? "A" : "N",
+  snprintf(out, size, "ETS(%c,%s,%c)", spec.error,
+           spec.trend == 'D'   ? "Ad"
+           : spec.trend == 'A' ? "A"
+                               : "N",
            spec.season);
 }
 
@@ -92,7 +97,8 @@ int db_ets_fit(const double *y, size_t n, int m, db_ets_spec spec, db_ets_model 
  * the other error type is close to this one's), and leaving its own optimum there. */
 static int fit_model(const double *y, size_t n, int m, db_ets_spec spec, warm_start *warm, db_ets_model *out,
                      char why[128]) {
-  if (!spec_valid(spec)) return db_fc__fail(why, "invalid ETS model (%c,%c,%c)", spec.error, spec.trend, spec.season);
+  if (!spec_valid(spec))
+    return db_fc__fail(why, "invalid ETS model (%c,%c,%c)", spec.error, spec.trend, spec.season);
   size_t lead = 0, nobs = 0;
   while (lead < n && isnan(y[lead])) lead++;
   double scale = 0;
@@ -108,17 +114,19 @@ static int fit_model(const double *y, size_t n, int m, db_ets_spec spec, warm_st
   if (seasonal && (m < 2 || m > DB_ETS_MAX_M))
     return db_fc__fail(why, "%s needs a season of 2 to %d periods (m = %d)", name, DB_ETS_MAX_M, m);
   if (seasonal && n - lead < (size_t)2 * (size_t)m)
-    return db_fc__fail(why, "%s needs two full seasons (%d values), the series has %zu", name, 2 * m, n - lead);
+    return db_fc__fail(why, "%s needs two full seasons (%d values), the series has %zu", name, 2 * m,
+                       n - lead);
   if ((spec.error == 'M' || spec.season == 'M') && !db_fc__positive(y, n))
     return db_fc__fail(why, "%s is multiplicative: it needs data that are all positive", name);
   int mm = seasonal ? m : 1, k = count_params(spec, mm);
   if (nobs < (size_t)k + 4)
-    return db_fc__fail(why, "%s has %d parameters and needs at least %d observations, the series has %zu", name, k,
-                       k + 4, nobs);
+    return db_fc__fail(why, "%s has %d parameters and needs at least %d observations, the series has %zu",
+                       name, k, k + 4, nobs);
   scale = scale / (double)nobs;
   if (!(scale > 0)) scale = 1;
 
-  double *ys = db_malloc(n * sizeof *ys), s0[DB_ETS_MAX_M] = {0}, x[DB_FC__NM_MAX_DIM], step[DB_FC__NM_MAX_DIM];
+  double *ys = db_malloc(n * sizeof *ys), s0[DB_ETS_MAX_M] = {0}, x[DB_FC__NM_MAX_DIM],
+         step[DB_FC__NM_MAX_DIM];
   for (size_t t = 0; t < n; t++) ys[t] = y[t] / scale;
   int dim = fit_start(ys, n, mm, spec, s0, x, step);
   fit_ctx ctx = {ys, n, mm, spec, s0};
@@ -128,7 +136,8 @@ static int fit_model(const double *y, size_t n, int m, db_ets_spec spec, warm_st
     memcpy(s0, warm->s0, sizeof s0);
   }
   double best = db_fc__minimize(objective, &ctx, dim, x, step, FIT_FTOL, FIT_MAX_EVALS);
-  if (spec.trend == 'D' && !warmed) { /* damping is often bimodal (phi at its bound or well inside): start again inside */
+  if (spec.trend == 'D' && !warmed && x[PHI_AT(spec)] > logit(0.9)) {
+    /* damping is often bimodal, phi at its upper bound or well inside: from the bound, start again inside */
     double x2[DB_FC__NM_MAX_DIM];
     fit_start(ys, n, mm, spec, s0, x2, step);
     x2[0] = logit((0.9 - LO) / (HI - LO));
@@ -259,8 +268,10 @@ int db_ets_forecast(const db_ets_model *mod, int h, db_fc_forecast *out, char wh
   int m = mod->m > 0 ? mod->m : 1;
   double damp = 0, power = 1; /* phi + ... + phi^i (i for trend A, 0 for N) */
   for (int i = 0; i < h; i++) {
-    if (mod->spec.trend == 'D') damp += (power *= mod->phi);
-    else if (mod->spec.trend == 'A') damp = i + 1;
+    if (mod->spec.trend == 'D')
+      damp += (power *= mod->phi);
+    else if (mod->spec.trend == 'A')
+      damp = i + 1;
     double s = mod->season[(mod->nobs + (size_t)i) % (size_t)m];
     double q = mod->level + damp * mod->slope;
     out->mean[i] = p.season == 'M' ? q * s : p.season == 'A' ? q + s : q;
@@ -273,8 +284,10 @@ int db_ets_forecast(const db_ets_model *mod, int h, db_fc_forecast *out, char wh
   double *c2 = db_malloc((size_t)h * 3 * sizeof *c2), *theta = c2 + h, *sd = c2 + 2 * h;
   damp = 0, power = 1;
   for (int j = 1; j < h; j++) {
-    if (mod->spec.trend == 'D') damp += (power *= mod->phi);
-    else if (mod->spec.trend == 'A') damp = j;
+    if (mod->spec.trend == 'D')
+      damp += (power *= mod->phi);
+    else if (mod->spec.trend == 'A')
+      damp = j;
     double c = mod->alpha + mod->beta * damp + (mod->spec.season == 'A' && j % m == 0 ? mod->gamma : 0);
     c2[j] = c * c;
   }
@@ -284,7 +297,8 @@ int db_ets_forecast(const db_ets_model *mod, int h, db_fc_forecast *out, char wh
     if (mod->spec.error == 'A') {
       if (i > 0) sum += c2[i];
       v = mod->sigma2 * (1 + sum);
-    } else { /* theta_h = mu_h^2 + sigma^2 sum_{j<h} c_j^2 theta_(h-j); v_h = (1 + sigma^2) theta_h - mu_h^2 */
+    } else { /* theta_h = mu_h^2 + sigma^2 sum_{j<h} c_j^2 theta_(h-j); v_h = (1 + sigma^2) theta_h - mu_h^2
+              */
       double mu2 = out->mean[i] * out->mean[i], acc = 0;
       for (int j = 1; j <= i; j++) acc += c2[j] * theta[i - j];
       theta[i] = mu2 + mod->sigma2 * acc;
@@ -313,9 +327,10 @@ static int count_params(db_ets_spec s, int m) {
 
 /* Runs the model over y[0..len) from l0, b0 and the seasonal states s[0..m) (updated in place). With
  * resid, writes the one-step errors there (relative for error M; 0 where y is missing). */
-static inline __attribute__((always_inline)) ets_run recurse_as(const double *y, size_t len, int m, const char error,
-                                                                const char season, const ets_par *par, double l0,
-                                                                double b0, double *s, double *resid) {
+static inline __attribute__((always_inline)) ets_run recurse_as(const double *y, size_t len, int m,
+                                                                const char error, const char season,
+                                                                const ets_par *par, double l0, double b0,
+                                                                double *s, double *resid) {
   ets_par pp = *par, *p = &pp;
   pp.season = season; /* a constant here: each instance below gets its own loop */
   ets_run r = {DB_FC__BAD, 0, 0, l0, b0};
@@ -391,7 +406,8 @@ static void decode(const double *x, db_ets_spec spec, ets_par *p, double *l0, do
  * (1 - alpha)/20, phi 0.978; level and slope from a line through the first max(10, 2m) values of the
  * seasonally adjusted series), and the seasonal states, from a classical decomposition. Returns the
  * number of coordinates. */
-static int fit_start(const double *y, size_t len, int m, db_ets_spec spec, double *s0, double *x, double *step) {
+static int fit_start(const double *y, size_t len, int m, db_ets_spec spec, double *s0, double *x,
+                     double *step) {
   size_t lead = 0;
   while (isnan(y[lead])) lead++;
   size_t span = len - lead;
@@ -452,9 +468,12 @@ static double objective(const double *x, void *ctx) {
 }
 
 /* The initial states as one vector: l0, [b0], s0[0..m-2]; s0[m-1] keeps the seasonal states' sum. */
-static int state_count(const fit_ctx *c) { return 1 + (c->spec.trend != 'N') + (c->spec.season != 'N' ? c->m - 1 : 0); }
+static int state_count(const fit_ctx *c) {
+  return 1 + (c->spec.trend != 'N') + (c->spec.season != 'N' ? c->m - 1 : 0);
+}
 
-static void states_apply(const fit_ctx *c, const double *v, double base_sum, double *l0, double *b0, double *s0) {
+static void states_apply(const fit_ctx *c, const double *v, double base_sum, double *l0, double *b0,
+                         double *s0) {
   int i = 0;
   *l0 = v[i++];
   *b0 = c->spec.trend != 'N' ? v[i++] : 0;
@@ -465,7 +484,8 @@ static void states_apply(const fit_ctx *c, const double *v, double base_sum, dou
 }
 
 /* Runs the model from the state vector v; the residuals go to resid. */
-static double states_run(const fit_ctx *c, const ets_par *p, const double *v, double base_sum, double *resid) {
+static double states_run(const fit_ctx *c, const ets_par *p, const double *v, double base_sum,
+                         double *resid) {
   double l0, b0, s[DB_ETS_MAX_M];
   states_apply(c, v, base_sum, &l0, &b0, s);
   return recurse(c->y, c->len, c->m, c->spec.error, p, l0, b0, s, resid).lik;
@@ -597,9 +617,12 @@ static void select_kth(double *v, size_t n, size_t k) {
         j--;
       }
     }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return;
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      return;
   }
 }
 

@@ -9,7 +9,7 @@
 #include "base/mem.h"
 #include "forecast/fc_int.h"
 
-static const char *const method_names[DB_FC_METHOD_COUNT] = {"naive", "snaive", "ses",   "holt", "damped",
+static const char *const method_names[DB_FC_METHOD_COUNT] = {"naive", "snaive", "ses",    "holt", "damped",
                                                              "ets",   "theta",  "otheta", "combo"};
 
 static void constant(double value, int h, db_fc_forecast *out);
@@ -18,7 +18,8 @@ static void snaive(const double *y, size_t n, int m, int h, db_fc_forecast *out)
 /* What adjusted() can run on a seasonally adjusted series: a method, or automatic ETS by Akaike weights. */
 enum { KIND_WEIGHTED_ETS = DB_FC_METHOD_COUNT };
 
-static void ets_auto(const double *y, const double *filled, size_t n, int m, int kind, int h, db_fc_forecast *out);
+static void ets_auto(const double *y, const double *filled, size_t n, int m, int kind, int h,
+                     db_fc_forecast *out);
 static void adjusted(const double *y, size_t n, int m, int kind, int h, db_fc_forecast *out);
 static void combo(const double *y, const double *filled, size_t n, int m, int h, db_fc_forecast *out);
 
@@ -59,11 +60,21 @@ int db_forecast(const double *y, size_t n, int m, db_fc_method method, int h, db
   double *filled = db_malloc(n * sizeof *filled);
   db_fc__fill(y, n, filled);
   switch (method) {
-    case DB_FC_NAIVE: naive(filled, n, h, out); break;
-    case DB_FC_SNAIVE: snaive(filled, n, m, h, out); break;
-    case DB_FC_ETS: ets_auto(y, filled, n, m, DB_FC_ETS, h, out); break;
-    case DB_FC_COMBO: combo(y, filled, n, m, h, out); break;
-    default: adjusted(filled, n, m, method, h, out); break;
+    case DB_FC_NAIVE:
+      naive(filled, n, h, out);
+      break;
+    case DB_FC_SNAIVE:
+      snaive(filled, n, m, h, out);
+      break;
+    case DB_FC_ETS:
+      ets_auto(y, filled, n, m, DB_FC_ETS, h, out);
+      break;
+    case DB_FC_COMBO:
+      combo(y, filled, n, m, h, out);
+      break;
+    default:
+      adjusted(filled, n, m, method, h, out);
+      break;
   }
   db_free(filled);
   return DB_OK;
@@ -143,10 +154,13 @@ static void akaike_ets(const double *y, const double *filled, size_t n, int m, i
 /* Automatic ETS on the series with its gaps: the model of lowest AICc (kind DB_FC_ETS) or the Akaike
  * weighted one (KIND_WEIGHTED_ETS). A season longer than ETS keeps states for is taken out first (when
  * the test finds it). Naive when no ETS model can be fitted (too short). */
-static void ets_auto(const double *y, const double *filled, size_t n, int m, int kind, int h, db_fc_forecast *out) {
+static void ets_auto(const double *y, const double *filled, size_t n, int m, int kind, int h,
+                     db_fc_forecast *out) {
   db_ets_model mod;
-  if (m > DB_ETS_MAX_M) adjusted(filled, n, m, kind, h, out);
-  else if (kind == KIND_WEIGHTED_ETS) akaike_ets(y, filled, n, m, h, out);
+  if (m > DB_ETS_MAX_M)
+    adjusted(filled, n, m, kind, h, out);
+  else if (kind == KIND_WEIGHTED_ETS)
+    akaike_ets(y, filled, n, m, h, out);
   else if (db_ets_auto(y, n, m, &mod, NULL) != DB_OK || db_ets_forecast(&mod, h, out, NULL) != DB_OK)
     naive(filled, n, h, out);
 }
@@ -157,7 +171,8 @@ static void smoothing(const double *y, size_t n, db_fc_method method, int h, db_
   db_ets_model mod;
   for (int t = method == DB_FC_DAMPED ? 2 : method == DB_FC_HOLT ? 1 : 0; t >= 0; t--) {
     db_ets_spec spec = {'A', trends[t], 'N'};
-    if (db_ets_fit(y, n, 1, spec, &mod, NULL) == DB_OK && db_ets_forecast(&mod, h, out, NULL) == DB_OK) return;
+    if (db_ets_fit(y, n, 1, spec, &mod, NULL) == DB_OK && db_ets_forecast(&mod, h, out, NULL) == DB_OK)
+      return;
   }
   naive(y, n, h, out);
 }
@@ -263,11 +278,19 @@ static void adjusted(const double *y, size_t n, int m, int kind, int h, db_fc_fo
   }
   const double *x = adj ? adj : y;
   switch (kind) {
-    case DB_FC_THETA: theta(x, n, h, out); break;
-    case DB_FC_OTHETA: otheta(x, n, h, out); break;
+    case DB_FC_THETA:
+      theta(x, n, h, out);
+      break;
+    case DB_FC_OTHETA:
+      otheta(x, n, h, out);
+      break;
     case DB_FC_ETS:
-    case KIND_WEIGHTED_ETS: ets_auto(x, x, n, 1, kind, h, out); break;
-    default: smoothing(x, n, (db_fc_method)kind, h, out); break;
+    case KIND_WEIGHTED_ETS:
+      ets_auto(x, x, n, 1, kind, h, out);
+      break;
+    default:
+      smoothing(x, n, (db_fc_method)kind, h, out);
+      break;
   }
   if (!index) return;
   double *arrays[5] = {out->mean, out->lo80, out->hi80, out->lo95, out->hi95};

@@ -45,8 +45,8 @@
 #define DB_FORECAST_H
 #include <stddef.h>
 
-#define DB_ETS_MAX_M 24     /* the longest season ETS models keep states for (as R's ets) */
-#define DB_FC_MODEL_MAX 64  /* size of a model description, NUL included */
+#define DB_ETS_MAX_M 24    /* the longest season ETS models keep states for (as R's ets) */
+#define DB_FC_MODEL_MAX 64 /* size of a model description, NUL included */
 #define DB_FC_SIM_PATHS 1000
 
 typedef enum db_fc_method {
@@ -95,10 +95,10 @@ typedef struct db_ets_spec {
  * R's forecast::ets prints s0 as s_0, s_-1, ..., s_-(m-1): s0[j] here is R's s[m-1-j]. */
 typedef struct db_ets_model {
   db_ets_spec spec;
-  int m;                          /* the season's length (1 without season) */
-  double alpha, beta, gamma, phi; /* beta 0 without trend, gamma 0 without season, phi 1 unless damped */
-  double l0, b0, s0[DB_ETS_MAX_M];               /* initial states (b0 0 without trend) */
-  double level, slope, season[DB_ETS_MAX_M];     /* states after the last element of the series */
+  int m;                           /* the season's length (1 without season) */
+  double alpha, beta, gamma, phi;  /* beta 0 without trend, gamma 0 without season, phi 1 unless damped */
+  double l0, b0, s0[DB_ETS_MAX_M]; /* initial states (b0 0 without trend) */
+  double level, slope, season[DB_ETS_MAX_M]; /* states after the last element of the series */
   size_t nobs;   /* length of the series, missing values included: the forecast origin */
   size_t n;      /* observed values in the likelihood */
   int k;         /* estimated parameters, the variance included (R's np) */

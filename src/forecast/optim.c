@@ -16,8 +16,8 @@ typedef struct simplex {
   double f[DB_FC__NM_MAX_DIM + 1];
 } simplex;
 
-static double nm_run(double (*f)(const double *, void *), void *ctx, int dim, double *x,
-                     const double *step, double ftol, int *evals_left);
+static double nm_run(double (*f)(const double *, void *), void *ctx, int dim, double *x, const double *step,
+                     double ftol, int *evals_left);
 
 double db_fc__minimize(double (*f)(const double *x, void *ctx), void *ctx, int dim, double *x,
                        const double *step, double ftol, int max_evals) {
@@ -55,8 +55,8 @@ static void sort_simplex(simplex *s) {
 /* One Nelder-Mead run from x (standard coefficients: reflection 1, expansion 2, contraction and shrink
  * 1/2) until the values at the vertices agree within ftol (relative) or the evaluations run out.
  * Writes the best vertex to x and returns its value. */
-static double nm_run(double (*f)(const double *, void *), void *ctx, int dim, double *x,
-                     const double *step, double ftol, int *evals_left) {
+static double nm_run(double (*f)(const double *, void *), void *ctx, int dim, double *x, const double *step,
+                     double ftol, int *evals_left) {
   simplex s;
   s.dim = dim;
   for (int i = 0; i <= dim; i++) {

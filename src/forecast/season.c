@@ -90,8 +90,10 @@ int db_fc__seasonal(const double *y, size_t n, int m) {
     double num = 0;
     for (size_t t = (size_t)k; t < n; t++) num += (y[t] - mean) * (y[t - (size_t)k] - mean);
     double r = num / denom;
-    if (k < m) sum_r2 += r * r;
-    else r_m = r;
+    if (k < m)
+      sum_r2 += r * r;
+    else
+      r_m = r;
   }
   return fabs(r_m) > 1.6448536269514722 * sqrt((1 + 2 * sum_r2) / (double)n);
 }
@@ -121,8 +123,10 @@ void db_fc__decompose(const double *y, size_t n, int m, int multiplicative, doub
   }
   double mean = total / m;
   for (int j = 0; j < m; j++) {
-    if (multiplicative) index[j] = mean > 0 ? index[j] / mean : 1;
-    else index[j] -= mean;
+    if (multiplicative)
+      index[j] = mean > 0 ? index[j] / mean : 1;
+    else
+      index[j] -= mean;
   }
   db_free(sum);
   db_free(count);

@@ -26,6 +26,7 @@
  * by the indicator's polarity; ties share the best rank; children without a value are counted in
  * without_value. Public callers see public indicators only (others are 404, as if unknown). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,27 +201,53 @@ typedef struct grid_page {
   const db_catalog *cat;
   const db_analytics_grid *g;
   int json;
-  int64_t n; /* rows written */
+  int64_t n;                /* rows written */
+  size_t ind, unit;         /* the (indicator, unit) block whose row start is in `head` */
+  db_buf head;              /* the start of its rows, up to the period: {"indicator":…,"period":" */
+  db_buf keys[DB_TF_COUNT]; /* what precedes each transform's value: ,"yoy": (JSON) or , (CSV) */
   db_buf out;
 } grid_page;
+
+/* Writes what every row of an (indicator, unit) block starts with, and each transform's key. */
+static void page_head(grid_page *pg, size_t ind, size_t unit) {
+  int json = pg->json;
+  pg->ind = ind;
+  pg->unit = unit;
+  db_buf_clear(&pg->head);
+  if (json) db_buf_puts(&pg->head, "{\"indicator\":");
+  put_text(&pg->head, pg->cat->indicators[ind].code, json);
+  db_buf_puts(&pg->head, json ? ",\"orgunit\":" : ",");
+  put_text(&pg->head, pg->cat->units[unit].code, json);
+  db_buf_puts(&pg->head, json ? ",\"period\":\"" : ",");
+}
+
+static void page_init(grid_page *pg) {
+  for (size_t t = 0; t < pg->g->n_transforms; t++) {
+    if (pg->json)
+      db_buf_printf(&pg->keys[t], ",\"%s\":", db_transform_name(pg->g->transforms[t]));
+    else
+      db_buf_putc(&pg->keys[t], ',');
+  }
+  pg->ind = pg->unit = SIZE_MAX; /* no block yet */
+}
+
+static void page_free(grid_page *pg) {
+  for (size_t t = 0; t < DB_TF_COUNT; t++) db_buf_free(&pg->keys[t]);
+  db_buf_free(&pg->head);
+  db_buf_free(&pg->out);
+}
 
 static int write_row(void *ctx, const db_analytics_row *row) {
   grid_page *pg = ctx;
   db_buf *b = &pg->out;
   int json = pg->json;
-  if (json) db_buf_puts(b, pg->n ? ",{\"indicator\":" : "{\"indicator\":");
-  put_text(b, pg->cat->indicators[row->indicator].code, json);
-  db_buf_puts(b, json ? ",\"orgunit\":" : ",");
-  put_text(b, pg->cat->units[row->unit].code, json);
-  db_buf_puts(b, json ? ",\"period\":\"" : ",");
+  if (row->indicator != pg->ind || row->unit != pg->unit) page_head(pg, row->indicator, row->unit);
+  if (json && pg->n) db_buf_putc(b, ',');
+  db_buf_append(b, pg->head.data, pg->head.len);
   put_period(b, &row->period);
   if (json) db_buf_putc(b, '"');
   for (size_t t = 0; t < pg->g->n_transforms; t++) {
-    db_buf_puts(b, json ? ",\"" : ",");
-    if (json) {
-      db_buf_puts(b, db_transform_name(pg->g->transforms[t]));
-      db_buf_puts(b, "\":");
-    }
+    db_buf_append(b, pg->keys[t].data, pg->keys[t].len);
     put_cell(b, pg->g->transforms[t], row->cells[t], json);
   }
   db_buf_puts(b, json ? ",\"count\":" : ",");
@@ -264,22 +291,28 @@ int db_h_analytics(db_req *r, db_resp *w) {
   int64_t parent, limit = DEFAULT_PAGE, offset = 0, rows = 0;
   const char *cursor = db_req_query(r, "cursor"), *transforms = db_req_query(r, "transforms");
   grid_page pg = {.cat = r->cat, .json = strcmp(db_req_format(r), "csv") != 0};
-  if (!db_req_query(r, "indicator")) {
-    db__h_problem(w, 400, "indicator", "give the indicators: indicator=CODE[,CODE...]");
-    goto done;
-  }
   if (read_codes(r, w, "indicator", "indicator", 1, &inds) ||
       read_codes(r, w, "orgunit", "org unit", 0, &units) || read_parent(r, w, &parent) ||
       read_period(r, w, "from", &from, &has_from) || read_period(r, w, "to", &to, &has_to) ||
       each_code(transforms ? transforms : "value", read_transform, &tr) ||
       read_count(r, w, "limit", 1, MAX_PAGE, &limit))
     goto done;
+  if (!inds.n) {
+    db__h_problem(w, 400, "indicator", "give the indicators: indicator=CODE[,CODE...]");
+    goto done;
+  }
+  if (!tr.n) {
+    db__h_problem(w, 400, "transforms",
+                  "give at least one transform (value, yoy, yoy_pct, prev, mom, ytd, plan, "
+                  "plan_pct, rank, status)");
+    goto done;
+  }
   if (has_from && has_to && db_period_start_ms(&from) >= db_period_end_ms(&to)) {
     db__h_problem(w, 400, "to", "the period range ends before it starts");
     goto done;
   }
   if (parent >= 0) add_children(r, parent, has_from, &from, has_to, &to, &units);
-  if (!db_req_query(r, "orgunit") && parent < 0) {
+  if (!units.n && parent < 0) {
     db__h_problem(w, 400, "orgunit", "give the units: orgunit=CODE[,CODE...] and/or children_of=CODE");
     goto done;
   }
@@ -287,6 +320,7 @@ int db_h_analytics(db_req *r, db_resp *w) {
   db_analytics_grid g = {inds.at, inds.n, units.at, units.n, has_from ? &from : NULL, has_to ? &to : NULL,
                          tf,      tr.n};
   pg.g = &g;
+  page_init(&pg);
   if ((rc = db_analytics_grid_size(&c, &g, &rows)) != 0) goto done;
   if (rows * (int64_t)tr.n > MAX_CELLS) {
     db__h_problem(
@@ -333,7 +367,7 @@ int db_h_analytics(db_req *r, db_resp *w) {
   if (next[0]) db_resp_header(w, "Next-Cursor", next);
   db_resp_text(w, 200, pg.json ? "application/json" : DB__H_CSV, pg.out.data, pg.out.len);
 done:
-  db_buf_free(&pg.out);
+  page_free(&pg);
   db_free(inds.at);
   db_free(units.at);
   return rc;

@@ -258,8 +258,9 @@ int db_store_obs_read(db_store *s, const db_obs_filter *f, db_obs_cb cb, void *c
 /* Every current observation, for building the in-memory cube: the rows and the order of
  * db_store_obs_read with an empty filter, with only series, indicator, orgunit, dimkey, period and
  * value filled (status, revision, seq and received_ms are 0). Backends make it the fastest full read
- * they can (SQLite: no join with the batches, and a plain scan of the observations in key order when
- * series ids follow the (indicator, orgunit, dimkey) order, as bulk loads number them). */
+ * they can (SQLite: no join with the batches, a plain scan of the observations in key order when series
+ * ids follow the (indicator, orgunit, dimkey) order, as bulk loads number them, and a reader thread that
+ * reads ahead while cb runs): cb runs on the caller's thread and must not use s. */
 int db_store_obs_scan(db_store *s, db_obs_cb cb, void *ctx);
 /* Every revision of one observation, oldest first (the current one last). */
 int db_store_obs_history(db_store *s, int64_t series, int64_t period, db_obs_cb cb, void *ctx);

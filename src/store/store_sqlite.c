@@ -36,6 +36,7 @@
 #include "store/store_sqlite.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -1292,39 +1293,128 @@ static int64_t scan_series_find(const scan_series *ss, int64_t id, size_t hint) 
   return a < ss->n && ss->id[a] == id ? (int64_t)a : -1;
 }
 
+/* The scan runs as a pipeline on two threads: a reader thread steps the statement and fills blocks of
+ * rows (series index, period, value) while the caller's thread hands the previous block to the callback
+ * (building the cube takes about as long as reading the store: the two overlap). The handle belongs to
+ * the reader thread until the scan returns; the callback must not use it. */
+#define SCAN_BLOCK 16384
+
+typedef struct scan_block {
+  int64_t period[SCAN_BLOCK];
+  double value[SCAN_BLOCK];
+  int32_t series[SCAN_BLOCK]; /* index in the scan_series arrays */
+  size_t n;
+  int last; /* the statement ended (or failed) with this block */
+  int rc;   /* DB_OK, or the error that ended the scan */
+  int full; /* filled and not yet consumed */
+} scan_block;
+
+typedef struct scan_pipe {
+  sqlite3_stmt *st;
+  const scan_series *ss;
+  scan_block *blocks[2];
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int stop; /* the caller wants no more rows */
+} scan_pipe;
+
+/* Fills block b from the statement (at: the series index of the last row, a hint); b->last when the
+ * statement ended or failed. */
+static void scan_fill(scan_pipe *p, scan_block *b, size_t *at) {
+  int e = SQLITE_ROW;
+  b->n = 0;
+  b->rc = DB_OK;
+  while (b->n < SCAN_BLOCK && (e = sqlite3_step(p->st)) == SQLITE_ROW) {
+    int64_t k = scan_series_find(p->ss, sqlite3_column_int64(p->st, 0), *at);
+    if (k < 0) {
+      b->rc = DB_ESTORE; /* an observation of no series: the store was edited by hand */
+      break;
+    }
+    *at = (size_t)k;
+    b->series[b->n] = (int32_t)k;
+    b->period[b->n] = sqlite3_column_int64(p->st, 1);
+    b->value[b->n++] = sqlite3_column_double(p->st, 2);
+  }
+  if (b->rc == DB_OK && e != SQLITE_ROW) b->rc = map_rc(e);
+  b->last = b->rc != DB_OK || e != SQLITE_ROW;
+}
+
+static void *scan_reader(void *arg) {
+  scan_pipe *p = arg;
+  size_t at = 0;
+  for (int i = 0;; i ^= 1) {
+    scan_block *b = p->blocks[i];
+    pthread_mutex_lock(&p->mu);
+    while (b->full && !p->stop) pthread_cond_wait(&p->cv, &p->mu);
+    int stop = p->stop;
+    pthread_mutex_unlock(&p->mu);
+    if (stop) break;
+    scan_fill(p, b, &at);
+    pthread_mutex_lock(&p->mu);
+    b->full = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (b->last) break;
+  }
+  return NULL;
+}
+
+/* Hands the blocks the reader fills to cb, in order, until the last one or until cb stops the scan. */
+static int scan_consume(scan_pipe *p, db_obs_cb cb, void *ctx) {
+  const scan_series *ss = p->ss;
+  int rc = DB_OK;
+  for (int i = 0;; i ^= 1) {
+    scan_block *b = p->blocks[i];
+    pthread_mutex_lock(&p->mu);
+    while (!b->full) pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    int stop = 0;
+    for (size_t r = 0; r < b->n && !stop; r++) {
+      int32_t k = b->series[r];
+      db_obs_row row = {.series = ss->id[k],
+                        .indicator = ss->indicator[k],
+                        .orgunit = ss->orgunit[k],
+                        .dimkey = ss->keys.data + ss->dimkey[k],
+                        .period = b->period[r],
+                        .value = b->value[r]};
+      stop = cb(ctx, &row);
+    }
+    int last = b->last;
+    rc = stop ? stop_code(stop) : b->rc;
+    pthread_mutex_lock(&p->mu);
+    b->full = 0;
+    p->stop = stop != 0;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (last || stop) return rc;
+  }
+}
+
 /* The series table in memory, then the observations with three columns each: in key order when the
  * series ids follow the contract's order (a sequential read of the table), else walking the series in
  * that order. Both reads run in one read transaction (unless the handle is in one), so they agree. */
 static int sq_obs_scan(db_store *store, db_obs_cb cb, void *ctx) {
   db_sqlite *s = handle(store);
   scan_series ss = {.ordered = 1};
-  int own_tx = !s->in_tx, rc = DB_OK, e = SQLITE_OK;
-  sqlite3_stmt *st = NULL;
+  int own_tx = !s->in_tx, rc = DB_OK, e;
+  scan_pipe p = {.ss = &ss};
+  pthread_t reader;
   if (own_tx && (e = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK) return map_rc(e);
   if ((rc = sq_read_series(store, scan_series_add, &ss)) != DB_OK) goto done;
-  if (!(st = stmt(s, ss.ordered ? ST_SCAN_KEYS : ST_SCAN_WALK, &rc))) goto done;
-  size_t at = 0;
-  while ((e = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t k = scan_series_find(&ss, sqlite3_column_int64(st, 0), at);
-    if (k < 0) {
-      rc = DB_ESTORE; /* an observation of no series: the store was edited by hand */
-      break;
-    }
-    at = (size_t)k;
-    db_obs_row row = {.series = ss.id[k],
-                      .indicator = ss.indicator[k],
-                      .orgunit = ss.orgunit[k],
-                      .dimkey = ss.keys.data + ss.dimkey[k],
-                      .period = sqlite3_column_int64(st, 1),
-                      .value = sqlite3_column_double(st, 2)};
-    int stop = cb(ctx, &row);
-    if (stop) {
-      rc = stop_code(stop);
-      break;
-    }
+  if (!(p.st = stmt(s, ss.ordered ? ST_SCAN_KEYS : ST_SCAN_WALK, &rc))) goto done;
+  for (int i = 0; i < 2; i++) p.blocks[i] = db_calloc(1, sizeof *p.blocks[i]);
+  pthread_mutex_init(&p.mu, NULL);
+  pthread_cond_init(&p.cv, NULL);
+  if (pthread_create(&reader, NULL, scan_reader, &p) != 0) {
+    rc = DB_ENOMEM;
+  } else {
+    rc = scan_consume(&p, cb, ctx);
+    pthread_join(reader, NULL);
   }
-  if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
-  sqlite3_reset(st);
+  pthread_mutex_destroy(&p.mu);
+  pthread_cond_destroy(&p.cv);
+  for (int i = 0; i < 2; i++) db_free(p.blocks[i]);
+  sqlite3_reset(p.st);
 done:
   if (own_tx) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* ends a read: nothing to lose */
   scan_series_free(&ss);

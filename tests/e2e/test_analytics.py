@@ -278,9 +278,13 @@ def test_limits_and_bad_requests(city):
     assert "at most 2000000 are computed in one request" in p["detail"]
     cases = [
         ("", 400, "indicator"),
+        ("indicator=", 400, "indicator"),
         ("indicator=CPI_YOY", 400, "orgunit"),
+        ("indicator=CPI_YOY&orgunit=", 400, "orgunit"),
         ("indicator=CPI_YOY&orgunit=VN&transforms=value,growth", 400, "transforms"),
         ("indicator=CPI_YOY&orgunit=VN&transforms=yoy,yoy", 400, "transforms"),
+        ("indicator=CPI_YOY&orgunit=VN&transforms=", 400, "transforms"),
+        ("indicator=CPI_YOY&orgunit=VN&transforms=value,,yoy", 400, "transforms"),
         ("indicator=CPI_YOY&orgunit=VN&from=2024-13", 400, "from"),
         ("indicator=CPI_YOY&orgunit=VN&from=2024-06&to=2024-05", 400, "to"),
         ("indicator=CPI_YOY&orgunit=VN&limit=0", 400, "limit"),

@@ -737,6 +737,7 @@ static db_store *city_store(const char *path, db_catalog *cat) {
   add_unit(&src, 0, "W2", "79", NULL);
   add_indicator(&src, 0, "FLOW", DB_PT_MONTH, DB_AGG_SUM, DB_AGG_SUM, DB_POL_HIGHER, NULL);
   add_indicator(&src, 0, "RATE", DB_PT_MONTH, DB_AGG_AVG, DB_AGG_AVG, DB_POL_LOWER, NULL);
+  add_indicator(&src, 0, "DAILY", DB_PT_DAY, DB_AGG_SUM, DB_AGG_SUM, DB_POL_NEUTRAL, NULL);
   for (size_t i = 0; i < src.n_units; i++) assert_int_equal(db_store_put_orgunit(s, &src.units[i]), 0);
   for (size_t i = 0; i < src.n_indicators; i++)
     assert_int_equal(db_store_put_indicator(s, &src.indicators[i]), 0);
@@ -820,6 +821,70 @@ static void test_store_scan_paths(void **state) {
   db_free(dir);
 }
 
+/* Checks the scan's order and counts rows; stops after `stop_after` rows (0: never) returning `stop_with`. */
+typedef struct order_check {
+  int64_t rows, stop_after;
+  int stop_with;
+  db_obs_row last;
+} order_check;
+
+static int check_order(void *ctx, const db_obs_row *row) {
+  order_check *oc = ctx;
+  if (oc->rows) {
+    const db_obs_row *a = &oc->last;
+    int after = a->indicator != row->indicator ? a->indicator < row->indicator
+                : a->orgunit != row->orgunit   ? a->orgunit < row->orgunit
+                                               : a->period < row->period;
+    assert_true(after);
+  }
+  oc->last = *row;
+  return ++oc->rows == oc->stop_after ? oc->stop_with : 0;
+}
+
+static void test_store_scan_blocks_and_stops(void **state) {
+  (void)state;
+  char *dir = db_test_tempdir(), *path = db_test_path(dir, "s.db");
+  db_catalog cat;
+  db_store *s = city_store(path, &cat);
+  /* 2 x 20,000 days, W2's series first: many blocks of the pipeline, walking the series */
+  enum { DAYS = 20000 };
+  obs_in *rows = db_malloc(2 * DAYS * sizeof *rows);
+  char(*codes)[16] = db_malloc(DAYS * sizeof *codes);
+  for (int i = 0; i < DAYS; i++) {
+    int64_t y;
+    unsigned m, d;
+    db_civil_from_days(i, &y, &m, &d);
+    snprintf(codes[i], sizeof codes[i], "%04lld-%02u-%02u", (long long)y, m, d);
+    rows[i] = (obs_in){"DAILY", "W2", codes[i], i, 0};
+    rows[DAYS + i] = (obs_in){"DAILY", "W1", codes[i], -i, 0};
+  }
+  db_ingest_result res;
+  ingest(s, &cat, rows, 2 * DAYS, 0, &res);
+  order_check all = {0, 0, 0, {0}};
+  assert_int_equal(db_store_obs_scan(s, check_order, &all), 0);
+  assert_int_equal(all.rows, 2 * DAYS);
+  assert_int_equal(all.last.orgunit, 3); /* W2 last */
+  assert_value(all.last.value, DAYS - 1);
+  /* a callback stops the scan: a positive value is a plain stop, a negative one an error returned */
+  order_check stop = {0, 17000, 1, {0}};
+  assert_int_equal(db_store_obs_scan(s, check_order, &stop), 0);
+  assert_int_equal(stop.rows, 17000);
+  order_check fail = {0, 5, DB_EIO, {0}};
+  assert_int_equal(db_store_obs_scan(s, check_order, &fail), DB_EIO);
+  assert_int_equal(fail.rows, 5);
+  /* the handle is usable again */
+  order_check again = {0, 0, 0, {0}};
+  assert_int_equal(db_store_obs_scan(s, check_order, &again), 0);
+  assert_int_equal(again.rows, 2 * DAYS);
+  db_free(rows);
+  db_free(codes);
+  db_catalog_free(&cat);
+  db_store_close(s);
+  db_test_rmtree(dir);
+  db_free(path);
+  db_free(dir);
+}
+
 static void test_store_to_cube(void **state) {
   (void)state;
   char *dir = db_test_tempdir(), *path = db_test_path(dir, "s.db");
@@ -896,6 +961,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_derived_indicators, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_grids, setup, teardown),
       cmocka_unit_test(test_store_scan_paths),
+      cmocka_unit_test(test_store_scan_blocks_and_stops),
       cmocka_unit_test(test_store_to_cube),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
