@@ -24,6 +24,7 @@
 #   CUBE_BENCH      the query benchmark program; default cube_bench beside DATABRAIN_BIN
 #   SKIP_CUBE=1     skip step 4 (the queries in the cube)
 #   SKIP_HTTP=1     skip step 5 (the HTTP figures of bench/http.sh)
+#   SKIP_FORECAST=1 skip step 6 (bench/forecast.sh: databrain against R's forecast package)
 set -euo pipefail
 
 SCALE=${1:-${SCALE:-1.0}}
@@ -208,4 +209,13 @@ else
   DATABRAIN_BIN=$BIN "$HERE/http.sh" "$DB" "$DATA" "$IND_Q" "$OU_Q" "$RES/http.md" "$Q5_LIST" ||
     die "the HTTP benchmark failed"
   log "table written to $RES/http.md"
+fi
+
+# ---------------- 6. forecasting ----------------
+# databrain forecast eval against R's forecast::ets and forecast::thetaf on the M1 and R classic series.
+if [ "${SKIP_FORECAST:-0}" = 1 ]; then
+  log "SKIP_FORECAST=1: forecasting benchmark skipped"
+else
+  log "forecasting: databrain against R forecast::ets and thetaf"
+  DATABRAIN_BIN=$BIN SHARED=$SHARED "$HERE/forecast.sh" || die "the forecasting benchmark failed"
 fi

@@ -117,7 +117,7 @@ void db_ets_name(db_ets_spec spec, char *out, size_t size);
 int db_ets_fit(const double *y, size_t n, int m, db_ets_spec spec, db_ets_model *out, char why[128]);
 
 /* Fits every admissible model (see above) and keeps the one with the lowest AICc. DB_EINVAL when none
- * can be fitted (fewer than 5 observations). */
+ * can be fitted (fewer than 7 observations). */
 int db_ets_auto(const double *y, size_t n, int m, db_ets_model *out, char why[128]);
 
 /* Runs the model's recursions over y[0..n) from its parameters and initial states (spec, m, alpha, beta,

@@ -4,14 +4,17 @@ the 1,001 series of the M1 competition from the shared data pack when it is ther
 import csv
 import math
 import os
+import pty
 import re
+import subprocess
 
 import pytest
 
-from conftest import SHARED, Databrain
+from conftest import BIN, SHARED, Databrain
 
 HEADER = "series_id,category,type,frequency,horizon,t,time,value,split\n"
-SUMMARY = re.compile(r"^series=(\d+) smape=([0-9.]+|NA) mase=([0-9.]+|NA) coverage95=([0-9.]+|NA) seconds=([0-9.]+)$")
+SUMMARY = re.compile(r"^series=(\d+) smape=([0-9.]+|NA) mase=([0-9.]+|NA) coverage95=([0-9.]+|NA) "
+                     r"seconds=([0-9.]+)$")
 METHODS = ["naive", "snaive", "ses", "holt", "damped", "ets", "theta", "otheta", "combo"]
 
 
@@ -84,6 +87,26 @@ def test_every_method_on_a_small_file(fc):
     # without --output only the summary is printed; the default method is combo
     s = summary(fc.ok("forecast", "eval", "--input", path))
     assert s["series"] == 4
+
+
+def test_progress_bar_on_a_terminal(fc):
+    text = HEADER + rows("A", 1, 2, [1, 2, 3, 4, 5], [6, 7]) + rows("B", 1, 1, [3, 1, 4, 1, 5], [9])
+    path = fc.write("two.csv", text)
+    primary, secondary = pty.openpty()
+    proc = subprocess.run([BIN, "forecast", "eval", "--input", path], stdout=subprocess.PIPE, stderr=secondary,
+                          text=True, timeout=60)
+    os.close(secondary)
+    shown = b""
+    try:
+        while chunk := os.read(primary, 4096):
+            shown += chunk
+    except OSError:  # the terminal's other end is closed: all was read
+        pass
+    os.close(primary)
+    assert proc.returncode == 0
+    assert summary(proc.stdout)["series"] == 2
+    assert b"[" + b"#" * 30 + b"] 2/2 series 100%" in shown
+    assert shown.endswith(b"\r\x1b[K")  # the bar is wiped before the summary
 
 
 def test_bad_files_are_refused_with_line_and_column(fc):
