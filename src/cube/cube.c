@@ -250,7 +250,7 @@ static void schema_units(db_cube__schema *s, const db_catalog *cat) {
   s->units = db_calloc(n ? n : 1, sizeof *s->units);
   for (size_t i = 0; i < n; i++) {
     const db_orgunit *u = &cat->units[i];
-    s->units[i] = (db_cube__unit){u->id, db_strdup(u->code), u->valid_from, u->valid_to};
+    s->units[i] = (db_cube__unit){u->id, db_strdup(u->code), u->valid_from, u->valid_to, u->kind == DB_OU_SITE};
     db_map_puts(&s->unit_code, u->code ? u->code : "", (int64_t)i);
     if (u->id) db_map_put(&s->unit_id, &u->id, sizeof u->id, (int64_t)i);
   }

@@ -56,6 +56,7 @@ typedef struct db_cube__unit {
   int64_t id;
   char *code;
   int64_t from_day, to_day; /* validity, DB_DATE_NONE when open */
+  int site;                  /* a sensor site: expected in roll-ups only of indicators it reports */
 } db_cube__unit;
 
 typedef struct db_cube__pred {

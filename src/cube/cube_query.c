@@ -454,6 +454,9 @@ static int rows_general(rollup_q *q, int64_t parent, level *l, double *vals, int
     int64_t c = s->child_list[i];
     const db_cube__unit *u = &s->units[c];
     int open = always_valid(u), leaf = !n_children(s, c);
+    /* a station that never reported this indicator (a weather station for PM2.5, every station for a
+       ward statistic) is not a missing contributor */
+    if (u->site && leaf && db_cube__row(q->m, c) < 0) continue;
     if (open) {
       (*always)++;
     } else {
