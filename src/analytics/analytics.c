@@ -117,6 +117,7 @@ static int unit_valid(const db_orgunit *u, const db_period *p) {
 typedef struct ind_plan {
   const db_indicator *ind;
   int derived;     /* values come from the derived indicators' engine */
+  int rebase;      /* missing values of today's units come from their predecessors */
   int64_t vi;      /* index in the version, -1 when the version lacks it */
   db_period first; /* the indicator's first period in the grid */
   int64_t n;       /* its number of periods */
@@ -129,7 +130,7 @@ static int is_derived(const db_analytics_ctx *c, const db_indicator *ind) {
 /* The periods of ind in the grid (see db_analytics_grid). */
 static void plan_indicator(const db_analytics_ctx *c, const db_analytics_grid *g, const db_indicator *ind,
                            ind_plan *ip) {
-  *ip = (ind_plan){ind, is_derived(c, ind), db_cube_indicator_index(c->v, ind->code), {0, 0, 0}, 0};
+  *ip = (ind_plan){ind, is_derived(c, ind), g->rebase, db_cube_indicator_index(c->v, ind->code), {0, 0, 0}, 0};
   db_period first, last, data_first, data_last;
   int window = g->from && g->to; /* else the data range is needed (a scan of the indicator's matrix) */
   if (!window &&
@@ -211,9 +212,20 @@ static int64_t derived_values(const db_analytics_ctx *c, const ind_plan *ip, siz
   return rc == DB_OK ? present : rc;
 }
 
+/* Fills the missing values of b with the cells computed for them (a roll-up or a rebase). */
+static void fill_missing(series_buf *b, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (isnan(b->x[k]) && !isnan(b->cells[k].value)) {
+      b->x[k] = b->cells[k].value;
+      b->count[k] = b->cells[k].count;
+      b->expected[k] = b->cells[k].expected;
+    }
+}
+
 /* The value series of catalog unit cu over the n periods from `from` (of ip's indicator) into b: the
- * stored values, and where one is missing at a unit with children, the roll-up (for a derived
- * indicator: the engine's values). Returns 0 or an error. */
+ * stored values; where one is missing at a unit with children, the roll-up; with rebase, where one is
+ * still missing at a unit that came into being (valid_from), its predecessors' values through the
+ * successions (for a derived indicator: the engine's values). Returns 0 or an error. */
 static int load_values(const db_analytics_ctx *c, const ind_plan *ip, size_t cu, const db_period *from,
                        size_t n, series_buf *b) {
   const db_orgunit *u = &c->cat->units[cu];
@@ -237,15 +249,16 @@ static int load_values(const db_analytics_ctx *c, const ind_plan *ip, size_t cu,
       b->expected[k] = unit_valid(u, &p);
     }
   }
+  int rc = DB_OK;
   const int64_t *kids;
-  if (present == (int64_t)n || vu < 0 || !db_cube_unit_children(c->v, vu, &kids)) return DB_OK;
-  int rc = db_cube_rollup(c->v, ip->vi, NULL, vu, from, n, b->cells);
-  for (size_t k = 0; rc == DB_OK && k < n; k++)
-    if (isnan(b->x[k])) {
-      b->x[k] = b->cells[k].value;
-      b->count[k] = b->cells[k].count;
-      b->expected[k] = b->cells[k].expected;
-    }
+  if (present < (int64_t)n && vu >= 0 && db_cube_unit_children(c->v, vu, &kids)) {
+    rc = db_cube_rollup(c->v, ip->vi, NULL, vu, from, n, b->cells);
+    fill_missing(b, n);
+  }
+  if (rc == DB_OK && ip->rebase && vu >= 0 && u->valid_from != DB_DATE_NONE) {
+    rc = db_cube_rebase(c->v, ip->vi, NULL, vu, from, n, b->cells);
+    fill_missing(b, n);
+  }
   return rc;
 }
 
@@ -547,7 +560,7 @@ int64_t db_analytics_rank(const db_analytics_ctx *c, size_t indicator, const siz
     return DB_EINVAL;
   for (size_t i = 0; i < n_units; i++)
     if (units[i] >= c->cat->n_units) return DB_EINVAL;
-  ind_plan ip = {ind, is_derived(c, ind), db_cube_indicator_index(c->v, ind->code), *p, 1};
+  ind_plan ip = {ind, is_derived(c, ind), 0, db_cube_indicator_index(c->v, ind->code), *p, 1};
   db_transform tf[2] = {DB_TF_VALUE, t};
   size_t ntf = t == DB_TF_VALUE ? 1 : 2;
   series_buf b = {0};

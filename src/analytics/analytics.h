@@ -111,6 +111,8 @@ typedef struct db_analytics_grid {
   const db_period *from, *to;
   const db_transform *transforms; /* 1 .. DB_TF_COUNT, no repeats */
   size_t n_transforms;
+  int rebase; /* 1: a period before a unit existed takes the values of its predecessors through the
+                 successions' weights (db_cube_rebase), so today's units get a history */
 } db_analytics_grid;
 
 typedef struct db_analytics_row {

@@ -9,6 +9,8 @@
  *   from, to    period codes of any type: each indicator's periods that overlap [start of from, end of
  *               to]; a bound left out is the indicator's first or last period with data
  *   transforms  value (default), yoy, yoy_pct, prev, mom, ytd, plan, plan_pct, rank, status
+ *   rebase      true: periods before a unit existed take its predecessors' values through the
+ *               successions' weights (the history of the 2025 units in today's units); default false
  *   limit       rows per page (default DEFAULT_PAGE, at most MAX_PAGE); cursor: the next page
  * Rows are ordered by indicator and unit as asked, then period. JSON answers {version, transforms,
  * total_rows, rows: [{indicator, orgunit, period, <transform>: value or null..., count, expected}],
@@ -317,8 +319,13 @@ int db_h_analytics(db_req *r, db_resp *w) {
     goto done;
   }
   db_analytics_ctx c = {r->cube, r->cat, r->plans, r->derive, NULL};
+  const char *rebase = db_req_query(r, "rebase");
+  if (rebase && strcmp(rebase, "true") != 0 && strcmp(rebase, "false") != 0) {
+    db__h_problem(w, 400, "rebase", "rebase is true or false");
+    goto done;
+  }
   db_analytics_grid g = {inds.at, inds.n, units.at, units.n, has_from ? &from : NULL, has_to ? &to : NULL,
-                         tf,      tr.n};
+                         tf,      tr.n,    rebase && strcmp(rebase, "true") == 0};
   pg.g = &g;
   page_init(&pg);
   if ((rc = db_analytics_grid_size(&c, &g, &rows)) != 0) goto done;

@@ -123,6 +123,26 @@ def test_hcmc_fdi_ytd_2024_against_2023(pack_server):
 # ---------------------------------------------------------------- the synthetic demo city
 
 
+def test_rebase_gives_todays_wards_a_history_that_keeps_totals(pack_server):
+    """June 2025 (before the merger) is stored at the 441 old wards; rebased, it is re-expressed at the
+    168 units of today through the successions' weights, and the city total is the same."""
+    h = bearer(pack_server.token("analyst"))
+    units = cli_rows(pack_server.store, "catalog", "list", "orgunits")
+    legacy = {u["code"] for u in units if u["valid_to"] == "2025-06-30"}
+    today = ",".join(u["code"] for u in units if u["parent"] == "79" and u["valid_from"] == "2025-07-01")
+    old = cli_rows(pack_server.store, "export", "--indicator", "WASTE_COLLECTED", "--from", "2025-06", "--to", "2025-06")
+    assert len(old) > 400 and {r["orgunit"] for r in old} <= legacy
+    plain = grid(pack_server, h, indicator="WASTE_COLLECTED", orgunit=today, **{"from": "2025-06", "to": "2025-06"})
+    assert [r["value"] for r in plain["rows"]] == [None] * 168
+    rebased = grid(pack_server, h, indicator="WASTE_COLLECTED", orgunit=today, rebase="true",
+                   **{"from": "2025-06", "to": "2025-06"})
+    values = [r["value"] for r in rebased["rows"]]
+    assert len(values) == 168 and all(v is not None for v in values)
+    assert sum(values) == pytest.approx(sum(float(r["value"]) for r in old), rel=1e-9)
+    assert problem(pack_server.get("/api/v1/analytics?indicator=WASTE_COLLECTED&orgunit=79&rebase=yes",
+                                   headers=h), 400)["errors"][0]["path"] == "rebase"
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
     store = make_store(str(tmp_path_factory.mktemp("analytics")), demo=True)

@@ -204,7 +204,7 @@ static int64_t grid_with(fixture *f, db_derive *e, const char *inds, const char 
   db_analytics_ctx c = {f->v, &f->cat, f->plans, e, NULL};
   db_analytics_grid g = {
       ii, codes(&f->cat, inds, 0, ii), uu, codes(&f->cat, units, 1, uu), from ? &pf : NULL, to ? &pt : NULL,
-      tf, transforms(tfs, tf)};
+      tf, transforms(tfs, tf), 0};
   int64_t rows = -1;
   assert_int_equal(db_analytics_grid_size(&c, &g, &rows), 0);
   out->n = 0;
@@ -611,7 +611,7 @@ static void test_pages(void **state) {
   db_analytics_ctx c = {f->v, &f->cat, f->plans, NULL, NULL};
   db_analytics_grid g = {
       ii, codes(&f->cat, "FLOW,STOCK", 0, ii),     uu, codes(&f->cat, "W1,W2,W3", 1, uu), &from, &to,
-      tf, transforms("value,yoy,mom,ytd,rank", tf)};
+      tf, transforms("value,yoy,mom,ytd,rank", tf), 0};
   /* pages that cut blocks in the middle give the same rows */
   for (int64_t offset = 0; offset < 72; offset += 7) {
     page.n = 0;
@@ -700,7 +700,7 @@ static void test_bad_grids(void **state) {
   db_period from = per("2024-06"), to = per("2024-05");
   db_analytics_ctx c = {f->v, &f->cat, NULL, NULL, NULL};
   int64_t rows;
-  db_analytics_grid g = {ii, 1, uu, 1, NULL, NULL, twice, 2};
+  db_analytics_grid g = {ii, 1, uu, 1, NULL, NULL, twice, 2, 0};
   assert_int_equal(db_analytics_grid_size(&c, &g, &rows), DB_EINVAL);
   g.transforms = bogus;
   g.n_transforms = 1;
@@ -923,7 +923,7 @@ static void test_store_to_cube(void **state) {
   size_t inds[2] = {0, 1}, units[1] = {0};
   db_period from = per("2024-01"), to = per("2024-02");
   db_transform tf[1] = {DB_TF_VALUE};
-  db_analytics_grid g = {inds, 2, units, 1, &from, &to, tf, 1};
+  db_analytics_grid g = {inds, 2, units, 1, &from, &to, tf, 1, 0};
   rows_out o = {.n = 0};
   assert_int_equal(db_analytics_grid_run(&c, &g, 0, 100, collect, &o), 0);
   assert_int_equal(o.n, 4);
