@@ -60,18 +60,32 @@ void db_buf_csv_field(db_buf *b, const char *s) {
   db_buf_putc(b, '"');
 }
 
+/* Appends the decimal digits of u, with a '.' before the last `decimals` of them (zero-padded). */
+static void append_fixed(db_buf *b, int negative, uint64_t u, int decimals) {
+  char tmp[32], *end = tmp + sizeof tmp, *p = end;
+  for (int k = 0; k < decimals; k++, u /= 10) *--p = (char)('0' + u % 10);
+  if (decimals) *--p = '.';
+  do *--p = (char)('0' + u % 10); while (u /= 10);
+  if (negative) *--p = '-';
+  db_buf_append(b, p, (size_t)(end - p));
+}
+
 void db_buf_double(db_buf *b, double v) {
-  char tmp[32];
-  if (v == (double)(int64_t)v && v > -1e15 && v < 1e15 && !(v == 0 && signbit(v))) {
-    /* whole numbers (counts, most sum-type data) without the cost of printf's float path */
-    int64_t n = (int64_t)v;
-    char *end = tmp + sizeof tmp, *p = end;
-    uint64_t u = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
-    do *--p = (char)('0' + u % 10); while (u /= 10);
-    if (n < 0) *--p = '-';
-    db_buf_append(b, p, (size_t)(end - p));
-    return;
+  /* Fast path, exact: the fewest decimals d (0..6) for which v is the double nearest to n / 10^d.
+   * n and 10^d are exact doubles and IEEE division rounds correctly, so n / 10^d == v proves that
+   * the text reads back to v (it is the same text %.15g gives in this range). */
+  static const double pow10[] = {1, 10, 100, 1000, 1e4, 1e5, 1e6};
+  double a = fabs(v);
+  if (a < 1e15 && (a >= 1e-3 || a == 0) && !(v == 0 && signbit(v))) {
+    for (int d = 0; d <= 6 && a * pow10[d] < 9e15; d++) { /* scaled stays an exact integer (< 2^53) */
+      double scaled = nearbyint(a * pow10[d]);
+      if (scaled / pow10[d] == a) {
+        append_fixed(b, v < 0, (uint64_t)scaled, d);
+        return;
+      }
+    }
   }
+  char tmp[32];
   for (int prec = 15; prec <= 17; prec++) {
     snprintf(tmp, sizeof tmp, "%.*g", prec, v);
     if (strtod(tmp, NULL) == v) break;
