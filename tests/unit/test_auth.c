@@ -32,21 +32,8 @@ static void raw_exec(const char *path, const char *sql) {
   sqlite3_close(db);
 }
 
-/* First column of the first row of sql, as text (owned; NULL for SQL NULL). */
-static char *raw_text(const char *path, const char *sql) {
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  char *out = db_strdup((const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
-
 static void assert_raw(const char *path, const char *sql, const char *expected) {
-  char *got = raw_text(path, sql);
+  char *got = db_test_raw_text(path, sql);
   assert_non_null(got);
   assert_string_equal(got, expected);
   db_free(got);
@@ -327,7 +314,7 @@ static void test_user_add_checks(void **state) {
   assert_string_equal(d.items[0].message, "user 'lan' already exists");
   db_diag_free(&d);
   /* only the argon2id string is stored */
-  char *hash = raw_text(f->path, "SELECT password_hash FROM user WHERE name = 'lan'");
+  char *hash = db_test_raw_text(f->path, "SELECT password_hash FROM user WHERE name = 'lan'");
   assert_true(strncmp(hash, "$argon2id$", 10) == 0);
   assert_null(strstr(hash, "correct horse"));
   db_free(hash);
@@ -535,7 +522,7 @@ static void test_chain_hashes(void **state) {
   /* printf '%s5\n2:ab\n1:c\n-\n2:{}\n' 0000…0000 | sha256sum */
   assert_string_equal(h, "217285593d4a01996cc433fc838d16307a144cea6c8f7a298dfe87db2a1eeaf1");
   append_records(f->store, 3);
-  char *first = raw_text(f->path, "SELECT prev_hash FROM audit WHERE id = 1");
+  char *first = db_test_raw_text(f->path, "SELECT prev_hash FROM audit WHERE id = 1");
   assert_string_equal(first, DB_AUDIT_ZERO_HASH);
   db_free(first);
   assert_raw(f->path,
@@ -544,7 +531,7 @@ static void test_chain_hashes(void **state) {
   assert_int_equal(db_store_audit_head(f->store, &head), 0);
   assert_int_equal(head.last_id, 3);
   assert_int_equal(head.max_id, 3);
-  char *last = raw_text(f->path, "SELECT hash FROM audit WHERE id = 3");
+  char *last = db_test_raw_text(f->path, "SELECT hash FROM audit WHERE id = 3");
   assert_string_equal(head.hash, last);
   db_free(last);
   assert_verdict(f->store, DB_AUDIT_INTACT, 0, 3, "");
@@ -571,7 +558,7 @@ static void test_verify_rehashed_edit(void **state) {
   fixture *f = *state;
   append_records(f->store, 5);
   /* an editor who also gives record 3 the hash of its new content breaks the link of record 4 */
-  char *prev = raw_text(f->path, "SELECT prev_hash FROM audit WHERE id = 3");
+  char *prev = db_test_raw_text(f->path, "SELECT prev_hash FROM audit WHERE id = 3");
   db_audit edited = {3000, "tester", "action 3", "object", "{\"n\":33}"};
   char hash[65], sql[300];
   db_store_audit_hash(prev, &edited, hash);
@@ -630,7 +617,7 @@ static void test_verify_swap_content(void **state) {
 static void test_migration_chains_old_records(void **state) {
   fixture *f = *state;
   append_records(f->store, 4);
-  char *expected = raw_text(f->path, "SELECT group_concat(prev_hash || '>' || hash, ' ') FROM audit");
+  char *expected = db_test_raw_text(f->path, "SELECT group_concat(prev_hash || '>' || hash, ' ') FROM audit");
   db_store_close(f->store);
   raw_exec(f->path, UNGUARD
            "UPDATE audit SET prev_hash = NULL, hash = NULL;"
@@ -640,7 +627,7 @@ static void test_migration_chains_old_records(void **state) {
            "PRAGMA user_version = 1");
   f->store = open_store(f->path);
   assert_raw(f->path, "PRAGMA user_version", "3");
-  char *got = raw_text(f->path, "SELECT group_concat(prev_hash || '>' || hash, ' ') FROM audit");
+  char *got = db_test_raw_text(f->path, "SELECT group_concat(prev_hash || '>' || hash, ' ') FROM audit");
   assert_string_equal(got, expected);
   db_free(got);
   db_free(expected);

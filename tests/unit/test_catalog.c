@@ -9,24 +9,6 @@
 #include "model/catalog.h"
 #include "testutil.h"
 
-/* The problems of d as db_diag_print writes them (owned string). */
-static char *problems(const db_diag *d) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  assert_non_null(f);
-  db_diag_print(d, f, NULL);
-  fclose(f);
-  return text;
-}
-
-#define assert_problems(d, expected)     \
-  do {                                   \
-    char *got_ = problems(d);            \
-    assert_string_equal(got_, expected); \
-    free(got_);                          \
-  } while (0)
-
 /* ---- names ---- */
 
 static void test_ou_kind_names(void **state) {

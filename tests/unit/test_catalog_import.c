@@ -46,17 +46,6 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* The problems of d as db_diag_print writes them (owned string). */
-static char *problems(const db_diag *d) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *out = open_memstream(&text, &len);
-  assert_non_null(out);
-  db_diag_print(d, out, NULL);
-  fclose(out);
-  return text;
-}
-
 /* Writes text to dir/name and imports it as kind. Returns the import's result; *listing (owned) gets
  * the problems as printed, *n the number imported. */
 static int import_text(fixture *f, const char *kind, const char *name, const char *text,
@@ -65,7 +54,7 @@ static int import_text(fixture *f, const char *kind, const char *name, const cha
   db_diag d = DB_DIAG_INIT;
   db_test_write_file(path, text);
   int rc = db_catalog_import(f->s, kind, path, opts, &d, n);
-  *listing = problems(&d);
+  *listing = db_test_problems(&d);
   db_diag_free(&d);
   db_free(path);
   return rc;

@@ -34,24 +34,6 @@ static int64_t day(const char *date) {
   return d;
 }
 
-/* The problems of d as db_diag_print writes them (owned string). */
-static char *problems(const db_diag *d) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  assert_non_null(f);
-  db_diag_print(d, f, NULL);
-  fclose(f);
-  return text;
-}
-
-#define assert_problems(d, expected)     \
-  do {                                   \
-    char *got_ = problems(d);            \
-    assert_string_equal(got_, expected); \
-    free(got_);                          \
-  } while (0)
-
 #define assert_nan(x) assert_true(isnan(x))
 
 /* Exact comparison of a cell. */
@@ -614,7 +596,7 @@ static void test_open_refuses_mismatch(void **state) {
   db_diag d = DB_DIAG_INIT;
   assert_int_equal(db_cube_open(s, &f->cat, &cube, &d), DB_EINVAL); /* the fixture's catalog lacks W5 */
   assert_null(cube);
-  char *text = problems(&d);
+  char *text = db_test_problems(&d);
   assert_non_null(strstr(text, "unknown org unit id"));
   assert_non_null(strstr(text, ": period 2025 is not a month of indicator RATE\n"));
   free(text);

@@ -31,23 +31,6 @@ static db_period per(const char *code) {
   return p;
 }
 
-static char *problems(const db_diag *d) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  assert_non_null(f);
-  db_diag_print(d, f, NULL);
-  fclose(f);
-  return text;
-}
-
-#define assert_problems(d, expected)     \
-  do {                                   \
-    char *got_ = problems(d);            \
-    assert_string_equal(got_, expected); \
-    free(got_);                          \
-  } while (0)
-
 /* Values equal (both missing, or within 1e-12: fractions like 2/3 are computed in another order). */
 #define assert_value(got, want)                                      \
   do {                                                               \

@@ -43,21 +43,8 @@ static int64_t period_key(const char *code) {
   return db_period_key(&p);
 }
 
-/* First column of the first row of sql on a plain SQLite connection to path, as text (owned). */
-static char *raw_text(const char *path, const char *sql) {
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  char *out = db_strdup((const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
-
 static void assert_raw(const char *path, const char *sql, const char *expected) {
-  char *got = raw_text(path, sql);
+  char *got = db_test_raw_text(path, sql);
   assert_string_equal(got, expected);
   db_free(got);
 }

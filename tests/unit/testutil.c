@@ -1,6 +1,7 @@
 /* testutil.c - see testutil.h. */
 #include "testutil.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,4 +45,27 @@ const char *db_test_shared_dir(void) {
   struct stat st;
   if (!d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
   return d;
+}
+
+char *db_test_problems(const db_diag *d) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  assert_non_null(f);
+  db_diag_print(d, f, NULL);
+  fclose(f);
+  return text;
+}
+
+char *db_test_raw_text(const char *path, const char *sql) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  const unsigned char *v = sqlite3_column_text(st, 0);
+  char *out = v ? db_strdup((const char *)v) : NULL;
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
 }

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
+
+#include "base/diag.h"
 
 /* A fresh, empty folder under $TMPDIR (removed with its content by db_test_rmtree). Owned string. */
 char *db_test_tempdir(void);
@@ -16,5 +19,18 @@ char *db_test_path(const char *dir, const char *name);
 void db_test_write_file(const char *path, const char *text);
 /* The shared folder beside the repository ($DB_SHARED_DIR), or NULL when it is absent. */
 const char *db_test_shared_dir(void);
+
+/* The problems of a diag as db_diag_print writes them, without a source prefix (owned string). */
+char *db_test_problems(const db_diag *d);
+#define assert_problems(d, expected)            \
+  do {                                          \
+    char *got_ = db_test_problems(d);           \
+    assert_string_equal(got_, expected);        \
+    free(got_);                                 \
+  } while (0)
+
+/* The first column of the first row of sql, read on a plain SQLite connection to the file at path
+ * (so tests see what is on disk, not what databrain says); owned, NULL for SQL NULL. */
+char *db_test_raw_text(const char *path, const char *sql);
 
 #endif
