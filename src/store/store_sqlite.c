@@ -327,6 +327,13 @@ static int64_t col_date(sqlite3_stmt *st, int i) {
 /* A callback's answer as a scan's result: negative codes pass through, a positive stop is success. */
 static int stop_code(int cb_rc) { return cb_rc < 0 ? cb_rc : 0; }
 
+/* Ends a scan of a cached statement: resets it, and turns the last step's code e, or the nonzero
+ * answer `stop` of the callback that ended the scan (see stop_code), into the scan's result. */
+static int end_scan(sqlite3_stmt *st, int e, int stop) {
+  sqlite3_reset(st);
+  return stop ? stop_code(stop) : map_rc(e);
+}
+
 /* Runs a pragma and copies the first column of its row (lowercased by SQLite for journal_mode) into out. */
 static int pragma_text(db_sqlite *s, const char *sql, char *out, size_t cap) {
   sqlite3_stmt *st = NULL;
@@ -707,7 +714,7 @@ static int sq_put_target(db_store *store, const db_target *t) {
 
 static int sq_read_targets(db_store *store, const char *indicator, db_target_cb cb, void *ctx) {
   db_sqlite *s = handle(store);
-  int rc = DB_OK, e;
+  int rc = DB_OK, e, stop = 0;
   sqlite3_stmt *st = stmt(s, ST_READ_TARGETS, &rc);
   if (!st) return rc;
   bind_text(st, 1, indicator);
@@ -715,21 +722,15 @@ static int sq_read_targets(db_store *store, const char *indicator, db_target_cb 
     db_period p;
     char code[DB_PERIOD_CODE_MAX];
     if (db_period_from_key(sqlite3_column_int64(st, 2), &p) != 0) {
-      rc = DB_ESTORE;
+      stop = DB_ESTORE; /* a key this program did not write */
       break;
     }
     db_period_format(&p, code);
     db_target t = {col_text(st, 0), col_text(st, 1),   code,
                    col_text(st, 3), col_number(st, 4), col_text(st, 5)};
-    int stop = cb(ctx, &t);
-    if (stop) {
-      rc = stop_code(stop);
-      break;
-    }
+    if ((stop = cb(ctx, &t)) != 0) break;
   }
-  if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
-  sqlite3_reset(st);
-  return rc;
+  return end_scan(st, e, stop);
 }
 
 /* Deletes an indicator that no series and no other indicator's weight refers to, with its targets. */
@@ -904,21 +905,15 @@ static int sq_load_catalog(db_store *store, db_catalog *out) {
 
 static int sq_read_series(db_store *store, db_series_cb cb, void *ctx) {
   db_sqlite *s = handle(store);
-  int rc = DB_OK, e;
+  int rc = DB_OK, e, stop = 0;
   sqlite3_stmt *st = stmt(s, ST_READ_SERIES, &rc);
   if (!st) return rc;
   while ((e = sqlite3_step(st)) == SQLITE_ROW) {
     db_series se = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
                     col_text(st, 3)};
-    int stop = cb(ctx, &se);
-    if (stop) {
-      rc = stop_code(stop);
-      break;
-    }
+    if ((stop = cb(ctx, &se)) != 0) break;
   }
-  if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
-  sqlite3_reset(st);
-  return rc;
+  return end_scan(st, e, stop);
 }
 
 /* Creates a series: DB_EEXIST when its key or its given id is taken, DB_EINVAL when its indicator or
@@ -1423,22 +1418,16 @@ done:
 
 static int sq_obs_history(db_store *store, int64_t series, int64_t period, db_obs_cb cb, void *ctx) {
   db_sqlite *s = handle(store);
-  int rc = DB_OK, e;
+  int rc = DB_OK, e, stop = 0;
   sqlite3_stmt *st = stmt(s, ST_OBS_HISTORY, &rc);
   if (!st) return rc;
   sqlite3_bind_int64(st, 1, series);
   sqlite3_bind_int64(st, 2, period);
   while ((e = sqlite3_step(st)) == SQLITE_ROW) {
     db_obs_row row = obs_row(st);
-    int stop = cb(ctx, &row);
-    if (stop) {
-      rc = stop_code(stop);
-      break;
-    }
+    if ((stop = cb(ctx, &row)) != 0) break;
   }
-  if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
-  sqlite3_reset(st);
-  return rc;
+  return end_scan(st, e, stop);
 }
 
 /* ---------- audit ---------- */
@@ -1463,7 +1452,7 @@ static int sq_audit_append(db_store *store, const db_audit *a, const db_audit_li
 
 static int sq_audit_read(db_store *store, int64_t after_id, db_audit_link_cb cb, void *ctx) {
   db_sqlite *s = handle(store);
-  int rc = DB_OK, e;
+  int rc = DB_OK, e, stop = 0;
   sqlite3_stmt *st = stmt(s, ST_AUDIT_READ, &rc);
   if (!st) return rc;
   sqlite3_bind_int64(st, 1, after_id);
@@ -1471,15 +1460,9 @@ static int sq_audit_read(db_store *store, int64_t after_id, db_audit_link_cb cb,
     db_audit a = {sqlite3_column_int64(st, 1), col_text(st, 2), col_text(st, 3), col_text(st, 4),
                   col_text(st, 5)};
     db_audit_link l = {sqlite3_column_int64(st, 0), col_text(st, 6), col_text(st, 7)};
-    int stop = cb(ctx, &l, &a);
-    if (stop) {
-      rc = stop_code(stop);
-      break;
-    }
+    if ((stop = cb(ctx, &l, &a)) != 0) break;
   }
-  if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
-  sqlite3_reset(st);
-  return rc;
+  return end_scan(st, e, stop);
 }
 
 /* The last record, and the highest id AUTOINCREMENT ever gave (sqlite_sequence keeps it even when the
@@ -1634,7 +1617,7 @@ static int sq_token_revoke(db_store *store, int64_t id) {
 /* The rows handed to cb borrow the statement's text (no copies). */
 static int sq_token_list(db_store *store, db_token_cb cb, void *ctx) {
   db_sqlite *s = handle(store);
-  int rc = DB_OK, e;
+  int rc = DB_OK, e, stop = 0;
   sqlite3_stmt *st = stmt(s, ST_TOKEN_LIST, &rc);
   if (!st) return rc;
   while ((e = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1647,15 +1630,9 @@ static int sq_token_list(db_store *store, db_token_cb cb, void *ctx) {
                       sqlite3_column_int64(st, 6),
                       sqlite3_column_int64(st, 7),
                       sqlite3_column_int(st, 8)};
-    int stop = cb(ctx, &t);
-    if (stop) {
-      rc = stop_code(stop);
-      break;
-    }
+    if ((stop = cb(ctx, &t)) != 0) break;
   }
-  if (rc == DB_OK && e != SQLITE_ROW) rc = map_rc(e);
-  sqlite3_reset(st);
-  return rc;
+  return end_scan(st, e, stop);
 }
 
 static int sq_session_add(db_store *store, const db_session_row *se) {
