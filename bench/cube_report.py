@@ -14,29 +14,12 @@ import math
 import os
 import sys
 
+from import_report import load_kv, num  # the timings files of one run share a reader
+
 QUERIES = ["series", "cross-section", "roll-up", "top-10", "dashboard", "completeness", "full scan"]
 PEERS = [("SQLite", "sqlite"), ("PostgreSQL", "pg"), ("PostgreSQL exec", "pg_exec"), ("DuckDB", "duckdb")]
 TARGET_BOUND = 3.0   # databrain within this factor of the C dense-array bound
 START_UP_S = 3.0     # a 20 M-observation store serves its first query within 3 s (judged at scale 1.0)
-
-
-def load_kv(path):
-    """The key=value pairs of a timings file; a later key wins."""
-    kv = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                kv[k] = v
-    return kv
-
-
-def num(kv, key):
-    try:
-        return float(kv[key])
-    except (KeyError, ValueError):
-        return None
 
 
 def fmt_ns(ns):
