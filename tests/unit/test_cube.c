@@ -90,19 +90,6 @@ typedef struct fixture {
   db_cube *cube;
 } fixture;
 
-static void put_unit(db_store *s, const char *code, const char *parent, db_ou_kind kind, const char *from,
-                     const char *to) {
-  db_orgunit u;
-  db_orgunit_init(&u);
-  u.code = (char *)code;
-  u.name = (char *)code;
-  u.parent = (char *)parent;
-  u.kind = kind;
-  if (from) u.valid_from = day(from);
-  if (to) u.valid_to = day(to);
-  assert_int_equal(db_store_put_orgunit(s, &u), 0);
-}
-
 static void put_indicator(db_store *s, const char *code, db_period_type pt, db_agg space, db_agg time,
                           const char *weight) {
   db_indicator i;
@@ -167,14 +154,14 @@ static int setup(void **state) {
   assert_int_equal(db_store_open(f->path, &f->store, &d), 0);
   db_store *s = f->store;
   assert_int_equal(db_store_begin(s, 0), 0);
-  put_unit(s, "79", NULL, DB_OU_CITY, NULL, NULL);
-  put_unit(s, "D1", "79", DB_OU_LEGACY_DISTRICT, NULL, "2025-06-30");
-  put_unit(s, "O1", "D1", DB_OU_LEGACY_WARD, NULL, "2025-06-30");
-  put_unit(s, "O2", "D1", DB_OU_LEGACY_WARD, NULL, "2025-06-30");
-  put_unit(s, "O3", "D1", DB_OU_LEGACY_WARD, NULL, "2025-06-30");
-  put_unit(s, "W1", "79", DB_OU_WARD, "2025-07-01", NULL);
-  put_unit(s, "W2", "79", DB_OU_WARD, "2025-07-01", NULL);
-  put_unit(s, "W3", "79", DB_OU_WARD, "2025-07-01", NULL);
+  db_test_put_unit(s, "79", NULL, DB_OU_CITY, NULL, NULL);
+  db_test_put_unit(s, "D1", "79", DB_OU_LEGACY_DISTRICT, NULL, "2025-06-30");
+  db_test_put_unit(s, "O1", "D1", DB_OU_LEGACY_WARD, NULL, "2025-06-30");
+  db_test_put_unit(s, "O2", "D1", DB_OU_LEGACY_WARD, NULL, "2025-06-30");
+  db_test_put_unit(s, "O3", "D1", DB_OU_LEGACY_WARD, NULL, "2025-06-30");
+  db_test_put_unit(s, "W1", "79", DB_OU_WARD, "2025-07-01", NULL);
+  db_test_put_unit(s, "W2", "79", DB_OU_WARD, "2025-07-01", NULL);
+  db_test_put_unit(s, "W3", "79", DB_OU_WARD, "2025-07-01", NULL);
   put_succession(s, "O1", "W1", 1);
   put_succession(s, "O2", "W2", 1);
   put_succession(s, "O3", "W2", 0.5);
@@ -570,7 +557,7 @@ static void test_open_refuses_mismatch(void **state) {
   fixture *f = *state;
   db_store *s = f->store;
   assert_int_equal(db_store_begin(s, 0), 0);
-  put_unit(s, "W5", "79", DB_OU_WARD, "2025-07-01", NULL);
+  db_test_put_unit(s, "W5", "79", DB_OU_WARD, "2025-07-01", NULL);
   assert_int_equal(db_store_commit(s), 0);
   db_catalog fresh;
   load_catalog(s, &fresh);
@@ -748,7 +735,7 @@ static void test_set_catalog(void **state) {
   fixture *f = *state;
   db_store *s = f->store;
   assert_int_equal(db_store_begin(s, 0), 0);
-  put_unit(s, "W4", "79", DB_OU_WARD, "2025-07-01", NULL);
+  db_test_put_unit(s, "W4", "79", DB_OU_WARD, "2025-07-01", NULL);
   put_indicator(s, "NEWIND", DB_PT_QUARTER, DB_AGG_SUM, DB_AGG_SUM, NULL);
   assert_int_equal(db_store_delete_indicator(s, "EMPTY"), 0); /* indices after it move */
   assert_int_equal(db_store_commit(s), 0);

@@ -15,19 +15,6 @@ typedef struct fixture {
   db_catalog cat;
 } fixture;
 
-static void put_unit(db_store *s, const char *code, const char *parent, db_ou_kind kind, const char *from,
-                     const char *to) {
-  db_orgunit u;
-  db_orgunit_init(&u);
-  u.code = (char *)code;
-  u.name = (char *)code;
-  u.parent = (char *)parent;
-  u.kind = kind;
-  if (from) assert_int_equal(db_parse_date(from, 10, &u.valid_from), 0);
-  if (to) assert_int_equal(db_parse_date(to, 10, &u.valid_to), 0);
-  assert_int_equal(db_store_put_orgunit(s, &u), 0);
-}
-
 static void put_indicator(db_store *s, const char *code, db_period_type pt, double lo, double hi,
                           const char *formula, const char *dims) {
   db_indicator i;
@@ -54,9 +41,9 @@ static int setup(void **state) {
   db_diag d = DB_DIAG_INIT;
   assert_int_equal(db_store_open(url, &f->store, &d), 0);
   assert_int_equal(db_store_begin(f->store, 0), 0);
-  put_unit(f->store, "79", NULL, DB_OU_CITY, NULL, NULL);
-  put_unit(f->store, "26734", "79", DB_OU_WARD, "2025-07-01", NULL);
-  put_unit(f->store, "OLD_1", "79", DB_OU_LEGACY_WARD, NULL, "2025-06-30");
+  db_test_put_unit(f->store, "79", NULL, DB_OU_CITY, NULL, NULL);
+  db_test_put_unit(f->store, "26734", "79", DB_OU_WARD, "2025-07-01", NULL);
+  db_test_put_unit(f->store, "OLD_1", "79", DB_OU_LEGACY_WARD, NULL, "2025-06-30");
   put_indicator(f->store, "RETAIL", DB_PT_MONTH, 0, NAN, NULL, "SEX");
   put_indicator(f->store, "PCT", DB_PT_MONTH, 0, 100, NULL, NULL);
   put_indicator(f->store, "DERIVED", DB_PT_MONTH, NAN, NAN, "100 * RETAIL", NULL);

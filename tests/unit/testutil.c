@@ -10,6 +10,8 @@
 
 #include "base/buf.h"
 #include "base/mem.h"
+#include "base/text.h"
+#include "store/store.h"
 
 char *db_test_tempdir(void) {
   const char *tmp = getenv("TMPDIR");
@@ -68,4 +70,17 @@ char *db_test_raw_text(const char *path, const char *sql) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return out;
+}
+
+void db_test_put_unit(struct db_store *s, const char *code, const char *parent, int kind, const char *from,
+                      const char *to) {
+  db_orgunit u;
+  db_orgunit_init(&u);
+  u.code = (char *)code;
+  u.name = (char *)code;
+  u.parent = (char *)parent;
+  u.kind = (db_ou_kind)kind;
+  if (from) assert_int_equal(db_parse_date(from, strlen(from), &u.valid_from), 0);
+  if (to) assert_int_equal(db_parse_date(to, strlen(to), &u.valid_to), 0);
+  assert_int_equal(db_store_put_orgunit(s, &u), 0);
 }

@@ -29,6 +29,12 @@ char *db_test_problems(const db_diag *d);
     free(got_);                                 \
   } while (0)
 
+/* Stores an org unit named after its code (parent NULL for a root; from/to "YYYY-MM-DD" or NULL for
+ * open validity), asserting success. The store must be inside a transaction. */
+struct db_store;
+void db_test_put_unit(struct db_store *s, const char *code, const char *parent, int kind, const char *from,
+                      const char *to);
+
 /* The first column of the first row of sql, read on a plain SQLite connection to the file at path
  * (so tests see what is on disk, not what databrain says); owned, NULL for SQL NULL. */
 char *db_test_raw_text(const char *path, const char *sql);
