@@ -20,11 +20,12 @@ static const unsigned allowed[DB_ROLE_COUNT] = {
     [DB_ROLE_PUBLIC] = BIT(DB_PERM_PUBLIC),
     [DB_ROLE_ANALYST] = BIT(DB_PERM_PUBLIC) | BIT(DB_PERM_READ),
     [DB_ROLE_REPORTER] = BIT(DB_PERM_PUBLIC) | BIT(DB_PERM_READ) | BIT(DB_PERM_WRITE_DATA),
-    [DB_ROLE_LEADER] = BIT(DB_PERM_PUBLIC) | BIT(DB_PERM_READ),
-    [DB_ROLE_STEWARD] =
-        BIT(DB_PERM_PUBLIC) | BIT(DB_PERM_READ) | BIT(DB_PERM_WRITE_DATA) | BIT(DB_PERM_WRITE_CATALOG),
+    [DB_ROLE_LEADER] = BIT(DB_PERM_PUBLIC) | BIT(DB_PERM_READ) | BIT(DB_PERM_DIRECT),
+    [DB_ROLE_STEWARD] = BIT(DB_PERM_PUBLIC) | BIT(DB_PERM_READ) | BIT(DB_PERM_WRITE_DATA) |
+                        BIT(DB_PERM_WRITE_CATALOG) | BIT(DB_PERM_APPROVE),
     [DB_ROLE_ADMIN] = BIT(DB_PERM_PUBLIC) | BIT(DB_PERM_READ) | BIT(DB_PERM_WRITE_DATA) |
-                      BIT(DB_PERM_WRITE_CATALOG) | BIT(DB_PERM_ADMIN),
+                      BIT(DB_PERM_WRITE_CATALOG) | BIT(DB_PERM_ADMIN) | BIT(DB_PERM_DIRECT) |
+                      BIT(DB_PERM_APPROVE),
 };
 #undef BIT
 
@@ -47,7 +48,7 @@ void db_principal_anonymous(db_principal *p) {
 }
 
 int db_auth_allows(const db_principal *p, db_perm perm) {
-  if (p->role < 0 || p->role >= DB_ROLE_COUNT || perm < DB_PERM_PUBLIC || perm > DB_PERM_ADMIN) return 0;
+  if (p->role < 0 || p->role >= DB_ROLE_COUNT || perm < DB_PERM_PUBLIC || perm >= DB_PERM_COUNT) return 0;
   return (allowed[p->role] >> perm) & 1u;
 }
 

@@ -43,7 +43,10 @@ typedef enum db_perm {
   DB_PERM_WRITE_DATA,    /* reporter (own indicators, own scope), steward, admin */
   DB_PERM_WRITE_CATALOG, /* steward, admin */
   DB_PERM_ADMIN,         /* admin */
+  DB_PERM_DIRECT,        /* leader, admin: assign and direct (tasks, alerts, scenarios) */
+  DB_PERM_APPROVE,       /* steward, admin: approve data, making it official */
 } db_perm;
+#define DB_PERM_COUNT (DB_PERM_APPROVE + 1)
 
 #define DB_SECRET_MAX 64 /* longest token or session id text, with the NUL */
 

@@ -1,7 +1,7 @@
 /* app.c - the server's application state (see http_int.h): the writer handle behind its mutex, one
  * read handle per worker thread, the reference-counted catalog snapshots with their annual plans, the
- * in-memory cube and the derived indicators' engine kept current by the writers, and the metrics
- * counters with their Prometheus text exposition. */
+ * in-memory cube and the derived indicators' engine kept current by the writers, the domain services
+ * (service.h) with their clock, and the metrics counters with their Prometheus text exposition. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,17 @@
 
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/text.h"
 #include "http/http_int.h"
+
+#define CLOCK_PERIOD_MS 1000
+
+/* The services of services.def, in order. */
+static const db_service *const services[DB_SVC_COUNT + 1] = {
+#define DB_SERVICE(name) &db_service_##name,
+#include "http/services.def"
+#undef DB_SERVICE
+    NULL};
 
 #define DEFAULT_MAX_BODY (64u << 20)
 #define DEFAULT_MAX_HEADER (16u << 10)
@@ -159,6 +169,43 @@ static void rebuild(db_app *app, const db_catalog *cat, const db_diag *why) {
   db_diag_free(&d);
 }
 
+/* Opens the services in order; on a failure, those opened are closed by db_app_close. */
+static int services_open(db_app *app, db_diag *d) {
+  for (int i = 0; i < DB_SVC_COUNT; i++) {
+    int err = services[i]->open ? services[i]->open(app, &app->services[i], d) : 0;
+    if (err) {
+      if (!d->count) db_diag_add(d, 0, 0, NULL, err, "service %s: %s", services[i]->name, db_strerror(err));
+      return err;
+    }
+    app->n_open_services = i + 1;
+  }
+  return 0;
+}
+
+/* The clock thread: every service's tick hook about once a second until db_app_close stops it. */
+static void *clock_main(void *arg) {
+  db_app *app = arg;
+  pthread_mutex_lock(&app->clock_lock);
+  while (!app->clock_stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOCK_PERIOD_MS / 1000;
+    pthread_cond_timedwait(&app->clock_wake, &app->clock_lock, &until);
+    if (app->clock_stop) break;
+    pthread_mutex_unlock(&app->clock_lock);
+    int64_t now = db_now_ms();
+    for (int i = 0; i < app->n_open_services; i++)
+      if (services[i]->tick) services[i]->tick(app->services[i], app, now);
+    pthread_mutex_lock(&app->clock_lock);
+  }
+  pthread_mutex_unlock(&app->clock_lock);
+  return NULL;
+}
+
+void *db_app_service(db_app *app, db_service_id id) {
+  return (int)id >= 0 && (int)id < DB_SVC_COUNT ? app->services[id] : NULL;
+}
+
 int db_app_open(const db_server_config *cfg, db_app **out, db_diag *d) {
   db_app *app = db_calloc(1, sizeof *app);
   db_server_config_defaults(cfg, &app->cfg);
@@ -174,6 +221,13 @@ int db_app_open(const db_server_config *cfg, db_app **out, db_diag *d) {
   if (!err) err = snapshot_load(app->writer, &app->snap);
   if (!err) err = cube_build(app, &app->snap->cat, &app->cube, d);
   if (!err) derive_refresh(app, &app->snap->cat);
+  if (!err) err = services_open(app, d);
+  if (!err) {
+    pthread_mutex_init(&app->clock_lock, NULL);
+    pthread_cond_init(&app->clock_wake, NULL);
+    app->clock_running = pthread_create(&app->clock, NULL, clock_main, app) == 0;
+    if (!app->clock_running) err = DB_ENOMEM;
+  }
   if (err) {
     if (!d->count) db_diag_add(d, 0, 0, NULL, err, "%s: %s", app->cfg.store_url, db_strerror(err));
     db_app_close(app);
@@ -186,6 +240,17 @@ int db_app_open(const db_server_config *cfg, db_app **out, db_diag *d) {
 
 void db_app_close(db_app *app) {
   if (!app) return;
+  if (app->clock_running) {
+    pthread_mutex_lock(&app->clock_lock);
+    app->clock_stop = 1;
+    pthread_cond_signal(&app->clock_wake);
+    pthread_mutex_unlock(&app->clock_lock);
+    pthread_join(app->clock, NULL);
+    pthread_mutex_destroy(&app->clock_lock);
+    pthread_cond_destroy(&app->clock_wake);
+  }
+  for (int i = app->n_open_services - 1; i >= 0; i--)
+    if (services[i]->close) services[i]->close(app->services[i]);
   for (size_t i = 0; i < app->n_readers; i++) db_store_close(app->readers[i]);
   db_free(app->readers);
   if (app->writer) db_store_close(app->writer);
@@ -270,18 +335,22 @@ int db_app_catalog_changed(db_app *app) {
   else
     derive_refresh(app, &fresh->cat);
   db_diag_free(&why);
+  for (int i = 0; i < app->n_open_services; i++)
+    if (services[i]->catalog_changed) services[i]->catalog_changed(app->services[i], app);
   if (atomic_fetch_sub(&old->refs, 1) == 1) snapshot_free(old);
   return 0;
 }
 
-void db_app_data_committed(db_app *app, const db_obs_row *changes, size_t n) {
-  if (!n) return;
+void db_app_data_committed(db_app *app, const db_commit *c) {
+  if (!c->n_changes) return;
   db_diag why = DB_DIAG_INIT;
-  if (db_cube_apply(app->cube, changes, n, &why) != 0)
+  if (db_cube_apply(app->cube, c->changes, c->n_changes, &why) != 0)
     rebuild(app, &app->snap->cat, &why);
   else
-    note_version(app, changes, n);
+    note_version(app, c->changes, c->n_changes);
   db_diag_free(&why);
+  for (int i = 0; i < app->n_open_services; i++)
+    if (services[i]->committed) services[i]->committed(app->services[i], app, c);
 }
 
 void db_app_rows_ingested(db_app *app, int64_t rows) {

@@ -127,7 +127,10 @@ int db_h_data_post(db_req *r, db_resp *w) {
   int rc = db_ingest_buffer(s, r->cat, r->body, r->body_len, format, &info, may_write, r, &d, &res);
   int replayed = rc == DB_EEXIST;
   if (replayed) rc = db_store_batch_find(s, key, &first);
-  else if (!rc) db_app_data_committed(r->app, res.changes, res.n_changes);
+  else if (!rc) {
+    db_commit c = {res.seq, info.actor, info.source, db_now_ms(), res.changes, res.n_changes};
+    db_app_data_committed(r->app, &c);
+  }
   db_app_write_end(r->app);
   if (rc == DB_EINVAL) {
     answer_rejected(w, &d);

@@ -21,12 +21,12 @@
 #include "auth/auth.h"
 #include "base/buf.h"
 #include "base/diag.h"
+#include "http/service.h"
 #include "model/catalog.h"
 #include "store/store.h"
 
 #define DB_HTTP_MAX_PARAMS 4
 
-typedef struct db_app db_app;
 typedef struct db_route db_route;
 
 typedef struct db_req {
@@ -86,8 +86,9 @@ void db_app_write_end(db_app *app);
  * derived indicators' engine brought to it; returns 0 or a store error. */
 int db_app_catalog_changed(db_app *app);
 /* After a committed data batch, before db_app_write_end: applies its change set (db_ingest_result's
- * changes) to the cube and tells the derived indicators' engine, so that the next requests read it. */
-void db_app_data_committed(db_app *app, const db_obs_row *changes, size_t n);
+ * changes) to the cube and tells the derived indicators' engine, so that the next requests read it, then
+ * calls the services' committed hooks (service.h). */
+void db_app_data_committed(db_app *app, const db_commit *c);
 /* Adds rows to the databrain_rows_ingested_total counter of /metrics: the data handler calls it with
  * the rows of each committed batch (not for a batch replayed by its Idempotency-Key). Thread-safe. */
 void db_app_rows_ingested(db_app *app, int64_t rows);

@@ -11,8 +11,8 @@
  * if db_app_catalog_changed publishes a newer one meanwhile) until db_app_snapshot_release.
  *
  * The cube (cube.h) is built from the store when the app opens and kept current by the writers, under
- * the write lock: db_app_data_committed applies each committed change set, db_app_catalog_changed
- * publishes the new catalog to it. A request takes the catalog snapshot and the cube version together
+ * the write lock: db_app_data_committed applies each committed change set (then tells the services),
+ * db_app_catalog_changed publishes the new catalog to it. A request takes the catalog snapshot and the cube version together
  * (under snap_lock, where a catalog change also publishes both), so the two always agree. When the cube
  * refuses a change (it cannot happen with a consistent store; a safety net), it is rebuilt from the
  * store and swapped in under snap_lock. */
@@ -27,6 +27,7 @@
 #include "derive/derive.h"
 #include "http/http.h"
 #include "http/router.h"
+#include "http/service.h"
 
 struct MHD_Connection;
 
@@ -81,6 +82,13 @@ struct db_app {
   pthread_mutex_t readers_lock;
   db_store **readers;
   size_t n_readers, cap_readers;
+  void *services[DB_SVC_COUNT + 1]; /* each service's state (service.h), in services.def order */
+  int n_open_services;          /* how many opened: those are closed */
+  pthread_t clock;              /* calls the services' tick hooks */
+  int clock_running;
+  pthread_mutex_t clock_lock;
+  pthread_cond_t clock_wake;
+  int clock_stop;
   char *openapi; /* the OpenAPI document, generated once */
   size_t openapi_len;
   db_metrics metrics;
@@ -90,10 +98,12 @@ struct db_app {
 void db_server_config_defaults(const db_server_config *cfg, db_server_config *out);
 
 /* Opens the writer handle, loads and publishes the catalog, builds the cube (logging its size and the
- * time it took on stderr), opens the derived indicators' engine and generates the OpenAPI document.
+ * time it took on stderr), opens the derived indicators' engine, opens the services (service.h) and
+ * starts their clock, and generates the OpenAPI document.
  * Returns 0 and *out, or a store error explained in d. */
 int db_app_open(const db_server_config *cfg, db_app **out, db_diag *d);
-/* Closes every handle and frees the app; call only after the worker threads have stopped. */
+/* Stops the services' clock, closes the services, every handle, and frees the app; call only after the
+ * worker threads have stopped. */
 void db_app_close(db_app *app);
 /* This thread's read handle, opened on first use: 0 and *out, or a store error. */
 int db_app_reader(db_app *app, db_store **out);

@@ -20,6 +20,10 @@ static const char *perm_name(db_perm p) {
       return "write_catalog";
     case DB_PERM_ADMIN:
       return "admin";
+    case DB_PERM_DIRECT:
+      return "direct";
+    case DB_PERM_APPROVE:
+      return "approve";
   }
   return "unknown";
 }

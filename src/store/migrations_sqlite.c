@@ -222,8 +222,34 @@ static const char migration_3[] =
     "ALTER TABLE indicator ADD COLUMN band_at_risk REAL NOT NULL DEFAULT 90;"
     "ALTER TABLE indicator ADD COLUMN band_off_track REAL NOT NULL DEFAULT 75;";
 
-const char *const db_sqlite__migrations[] = {migration_1, migration_2, migration_3};
-int (*const db_sqlite__migration_steps[])(struct sqlite3 *db) = {NULL, chain_audit, NULL};
+/* Schema 4: the records of the domain services and the event log (store.h). A record's key is unique
+ * within its kind (several records may have none); its body must be JSON. Ids are AUTOINCREMENT: an id
+ * is never given twice, so a deleted task's id, or an event id a client resumes from, always means one
+ * thing. The views give BI tools each kind's documents and the log with readable times. */
+static const char migration_4[] =
+    "CREATE TABLE record ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind TEXT NOT NULL,"
+    "  key TEXT,"
+    "  body TEXT NOT NULL CHECK (json_valid(body)),"
+    "  version INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  UNIQUE (kind, key));"
+    "CREATE INDEX record_kind ON record(kind, id);"
+
+    "CREATE TABLE event ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  body TEXT NOT NULL CHECK (json_valid(body)));"
+
+    "CREATE VIEW v_record AS SELECT id, kind, key, version,"
+    "  strftime('%Y-%m-%dT%H:%M:%fZ', updated_ms / 1000.0, 'unixepoch') AS updated, body FROM record;"
+    "CREATE VIEW v_event AS SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', time_ms / 1000.0, 'unixepoch') AS time,"
+    "  kind, body FROM event;";
+
+const char *const db_sqlite__migrations[] = {migration_1, migration_2, migration_3, migration_4};
+int (*const db_sqlite__migration_steps[])(struct sqlite3 *db) = {NULL, chain_audit, NULL, NULL};
 
 _Static_assert(sizeof db_sqlite__migrations / sizeof db_sqlite__migrations[0] == DB_STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -314,3 +314,27 @@ int db_store_session_delete(db_store *s, const char *id_hash, int64_t user_id) {
   return s->ops->session_delete(s, id_hash, user_id);
 }
 int db_store_session_purge(db_store *s, int64_t now_ms) { return s->ops->session_purge(s, now_ms); }
+
+/* ---- records and events ---- */
+
+void db_record_free(db_record *r) {
+  db_free((char *)r->kind);
+  db_free((char *)r->key);
+  db_free((char *)r->body);
+  memset(r, 0, sizeof *r);
+}
+
+int db_store_record_put(db_store *s, db_record *r, int64_t expect_version) {
+  return s->ops->record_put(s, r, expect_version);
+}
+int db_store_record_get(db_store *s, const char *kind, int64_t id, const char *key, db_record *out) {
+  return s->ops->record_get(s, kind, id, key, out);
+}
+int db_store_record_scan(db_store *s, const char *kind, db_record_cb cb, void *ctx) {
+  return s->ops->record_scan(s, kind, cb, ctx);
+}
+int db_store_record_delete(db_store *s, const char *kind, int64_t id) { return s->ops->record_delete(s, kind, id); }
+int db_store_event_append(db_store *s, db_event *e) { return s->ops->event_append(s, e); }
+int db_store_event_read(db_store *s, int64_t after_id, db_event_cb cb, void *ctx) {
+  return s->ops->event_read(s, after_id, cb, ctx);
+}

@@ -13,7 +13,13 @@
  *     change sequence number (monotonic, never reused) and which records source, actor, received time
  *     and the idempotency key;
  *   - append-only audit records in a hash chain;
- *   - users, API tokens and dashboard sessions (their rules are in auth/auth.h).
+ *   - users, API tokens and dashboard sessions (their rules are in auth/auth.h);
+ *   - records: the documents of the domain services (reporting obligations, approvals, directives and
+ *     tasks, alert rules, scenarios, webhooks, forecast runs...), each a JSON text of a kind, with an id,
+ *     an optional key unique within its kind and a version for optimistic concurrency; the service that
+ *     owns a kind defines and validates its JSON (the store only keeps it);
+ *   - events: an append-only log of what happened (alerts firing, tasks changing state, deliveries), in
+ *     id order, read from an id onwards (the live event stream resumes from Last-Event-ID with it).
  *
  * Transactions: db_store_begin .. db_store_commit (or db_store_rollback). Writes outside an explicit
  * transaction are refused with DB_EINVAL. db_store_commit returns only once the data is durable.
@@ -149,7 +155,29 @@ void db_user_row_free(db_user_row *u);
 void db_token_row_free(db_token_row *t);
 void db_session_row_free(db_session_row *se);
 
+/* A record (see the data model above). Filled by the store's readers with strings valid during the
+ * callback (or, from db_store_record_get, owned: free with db_record_free). */
+typedef struct db_record {
+  int64_t id;         /* assigned by the store, never reused */
+  const char *kind;   /* "task", "directive", "rule"...: [a-z_]+ */
+  const char *key;    /* unique within the kind when not NULL ("125/TB-VP") */
+  const char *body;   /* JSON text */
+  int64_t version;    /* 1 when created, +1 per update */
+  int64_t updated_ms; /* time of the last write */
+} db_record;
+void db_record_free(db_record *r); /* for records from db_store_record_get */
+
+/* An event of the log. */
+typedef struct db_event {
+  int64_t id;       /* assigned by the store, increasing, never reused */
+  int64_t time_ms;
+  const char *kind; /* "alert.firing", "task.overdue"... */
+  const char *body; /* JSON text */
+} db_event;
+
 typedef int (*db_obs_cb)(void *ctx, const db_obs_row *row);   /* nonzero stops the scan */
+typedef int (*db_record_cb)(void *ctx, const db_record *r);   /* nonzero stops */
+typedef int (*db_event_cb)(void *ctx, const db_event *e);     /* nonzero stops */
 typedef int (*db_series_cb)(void *ctx, const db_series *s);   /* nonzero stops */
 typedef int (*db_target_cb)(void *ctx, const db_target *t);   /* nonzero stops */
 typedef int (*db_token_cb)(void *ctx, const db_token_row *t); /* nonzero stops */
@@ -198,6 +226,13 @@ typedef struct db_store_ops {
   int (*session_get)(db_store *s, const char *id_hash, db_session_row *out);
   int (*session_delete)(db_store *s, const char *id_hash, int64_t user_id);
   int (*session_purge)(db_store *s, int64_t now_ms);
+
+  int (*record_put)(db_store *s, db_record *r, int64_t expect_version);
+  int (*record_get)(db_store *s, const char *kind, int64_t id, const char *key, db_record *out);
+  int (*record_scan)(db_store *s, const char *kind, db_record_cb cb, void *ctx);
+  int (*record_delete)(db_store *s, const char *kind, int64_t id);
+  int (*event_append)(db_store *s, db_event *e);
+  int (*event_read)(db_store *s, int64_t after_id, db_event_cb cb, void *ctx);
 } db_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -205,7 +240,7 @@ struct db_store {
   const db_store_ops *ops;
 };
 
-#define DB_STORE_SCHEMA_VERSION 3
+#define DB_STORE_SCHEMA_VERSION 4
 
 /* Opens (creating if needed) the store at url and brings its schema up to DB_STORE_SCHEMA_VERSION
  * with the numbered migrations. A store whose schema is newer than this program is refused with
@@ -331,5 +366,27 @@ int db_store_session_get(db_store *s, const char *id_hash, db_session_row *out);
 int db_store_session_delete(db_store *s, const char *id_hash, int64_t user_id);
 /* Deletes the sessions that expired at or before now_ms. */
 int db_store_session_purge(db_store *s, int64_t now_ms);
+
+/* ---- records and events (see the data model above) ---- */
+
+/* Writes a record in the open transaction (DB_EINVAL outside one, or with an empty or malformed kind, or
+ * a body that is not JSON text). r->id 0 creates it: the store sets ->id, ->version = 1 and ->updated_ms
+ * (now when 0); DB_EEXIST when r->key is taken in the kind. A nonzero r->id replaces that record's key and
+ * body: DB_ENOTFOUND when the kind has no such id; DB_ECONFLICT, with nothing written, when
+ * expect_version is not 0 and differs from the stored version (someone else wrote it meanwhile); else the
+ * version goes up by one and ->version and ->updated_ms are set. */
+int db_store_record_put(db_store *s, db_record *r, int64_t expect_version);
+/* The record of `kind` with this id, or (id 0) with this key: 0 and *out (owned strings; db_record_free),
+ * or DB_ENOTFOUND. */
+int db_store_record_get(db_store *s, const char *kind, int64_t id, const char *key, db_record *out);
+/* Every record of `kind`, by id. */
+int db_store_record_scan(db_store *s, const char *kind, db_record_cb cb, void *ctx);
+/* Deletes one record in the open transaction: 0 or DB_ENOTFOUND. */
+int db_store_record_delete(db_store *s, const char *kind, int64_t id);
+/* Appends an event in the open transaction; sets ->id (and ->time_ms, now when 0). DB_EINVAL outside a
+ * transaction or without kind or body. */
+int db_store_event_append(db_store *s, db_event *e);
+/* The events after after_id, by id. */
+int db_store_event_read(db_store *s, int64_t after_id, db_event_cb cb, void *ctx);
 
 #endif

@@ -195,7 +195,21 @@
     "INSERT INTO session(id_hash, user_id, csrf, created_ms, expires_ms) VALUES(?1, ?2, ?3, ?4, ?5)")        \
   X(ST_SESSION_GET, "SELECT id_hash, user_id, csrf, created_ms, expires_ms FROM session WHERE id_hash = ?1") \
   X(ST_SESSION_DELETE, "DELETE FROM session WHERE id_hash = ?1 OR (?1 IS NULL AND user_id = ?2)")            \
-  X(ST_SESSION_PURGE, "DELETE FROM session WHERE expires_ms <= ?1")
+  X(ST_SESSION_PURGE, "DELETE FROM session WHERE expires_ms <= ?1")                                        \
+  X(ST_RECORD_ADD,                                                                                           \
+    "INSERT INTO record(kind, key, body, version, updated_ms) VALUES(?1, ?2, ?3, 1, ?4) RETURNING id")        \
+  X(ST_RECORD_VERSION, "SELECT version FROM record WHERE kind = ?1 AND id = ?2")                             \
+  X(ST_RECORD_UPDATE,                                                                                        \
+    "UPDATE record SET key = ?3, body = ?4, version = version + 1, updated_ms = ?5"                         \
+    " WHERE kind = ?1 AND id = ?2 RETURNING version")                                                        \
+  X(ST_RECORD_GET,                                                                                           \
+    "SELECT id, kind, key, body, version, updated_ms FROM record"                                            \
+    " WHERE kind = ?1 AND (id = ?2 OR (?2 = 0 AND key = ?3))")                                               \
+  X(ST_RECORD_SCAN,                                                                                          \
+    "SELECT id, kind, key, body, version, updated_ms FROM record WHERE kind = ?1 ORDER BY id")               \
+  X(ST_RECORD_DELETE, "DELETE FROM record WHERE kind = ?1 AND id = ?2")                                      \
+  X(ST_EVENT_ADD, "INSERT INTO event(time_ms, kind, body) VALUES(?1, ?2, ?3) RETURNING id")                  \
+  X(ST_EVENT_READ, "SELECT id, time_ms, kind, body FROM event WHERE id > ?1 ORDER BY id")
 
 enum {
 #define ST_ENUM(name, sql) name,
@@ -1687,6 +1701,129 @@ static int sq_session_purge(db_store *store, int64_t now_ms) {
   return run(st);
 }
 
+/* ---------- records and events ---------- */
+
+/* Whether kind is a record or event kind: 1 to 64 of [a-z0-9_.]. */
+static int kind_ok(const char *kind) {
+  size_t n = kind ? strlen(kind) : 0;
+  if (n == 0 || n > 64) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((kind[i] >= 'a' && kind[i] <= 'z') || (kind[i] >= '0' && kind[i] <= '9') || kind[i] == '_' ||
+          kind[i] == '.'))
+      return 0;
+  return 1;
+}
+
+static int sq_record_put(db_store *store, db_record *r, int64_t expect_version) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  if (!kind_ok(r->kind) || !r->body) return DB_EINVAL;
+  int64_t now = r->updated_ms ? r->updated_ms : db_now_ms();
+  sqlite3_stmt *st;
+  if (!r->id) {
+    if (!(st = stmt(s, ST_RECORD_ADD, &rc))) return rc;
+    bind_text(st, 1, r->kind);
+    bind_text(st, 2, r->key);
+    bind_text(st, 3, r->body);
+    sqlite3_bind_int64(st, 4, now);
+    if ((rc = step_int64(st, &r->id)) != DB_OK) return rc; /* DB_EEXIST: key taken; DB_EINVAL: not JSON */
+    r->version = 1;
+    r->updated_ms = now;
+    return DB_OK;
+  }
+  if (!(st = stmt(s, ST_RECORD_VERSION, &rc))) return rc;
+  bind_text(st, 1, r->kind);
+  sqlite3_bind_int64(st, 2, r->id);
+  int64_t stored = 0;
+  if ((rc = step_int64(st, &stored)) != DB_OK) return rc;
+  if (expect_version && stored != expect_version) return DB_ECONFLICT;
+  if (!(st = stmt(s, ST_RECORD_UPDATE, &rc))) return rc;
+  bind_text(st, 1, r->kind);
+  sqlite3_bind_int64(st, 2, r->id);
+  bind_text(st, 3, r->key);
+  bind_text(st, 4, r->body);
+  sqlite3_bind_int64(st, 5, now);
+  if ((rc = step_int64(st, &r->version)) != DB_OK) return rc;
+  r->updated_ms = now;
+  return DB_OK;
+}
+
+static db_record record_row(sqlite3_stmt *st) {
+  return (db_record){sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2), col_text(st, 3),
+                     sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5)};
+}
+
+static void read_record(sqlite3_stmt *st, void *out) {
+  db_record row = record_row(st);
+  *(db_record *)out = (db_record){row.id, db_strdup(row.kind), db_strdup(row.key), db_strdup(row.body),
+                                  row.version, row.updated_ms};
+}
+
+static int sq_record_get(db_store *store, const char *kind, int64_t id, const char *key, db_record *out) {
+  db_sqlite *s = handle(store);
+  int rc = DB_OK;
+  memset(out, 0, sizeof *out);
+  if (!kind || (!id && !key)) return DB_ENOTFOUND;
+  sqlite3_stmt *st = stmt(s, ST_RECORD_GET, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, kind);
+  sqlite3_bind_int64(st, 2, id);
+  bind_text(st, 3, key);
+  return step_row(st, read_record, out);
+}
+
+static int sq_record_scan(db_store *store, const char *kind, db_record_cb cb, void *ctx) {
+  db_sqlite *s = handle(store);
+  int rc = DB_OK, e, stop = 0;
+  sqlite3_stmt *st = stmt(s, ST_RECORD_SCAN, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, kind);
+  while (!stop && (e = sqlite3_step(st)) == SQLITE_ROW) {
+    db_record r = record_row(st);
+    stop = cb(ctx, &r);
+  }
+  return end_scan(st, e, stop);
+}
+
+static int sq_record_delete(db_store *store, const char *kind, int64_t id) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  sqlite3_stmt *st = stmt(s, ST_RECORD_DELETE, &rc);
+  if (!st) return rc;
+  bind_text(st, 1, kind);
+  sqlite3_bind_int64(st, 2, id);
+  return run_changed(s, st);
+}
+
+static int sq_event_append(db_store *store, db_event *ev) {
+  db_sqlite *s = handle(store);
+  int rc = need_tx(s);
+  if (rc) return rc;
+  if (!kind_ok(ev->kind) || !ev->body) return DB_EINVAL;
+  if (!ev->time_ms) ev->time_ms = db_now_ms();
+  sqlite3_stmt *st = stmt(s, ST_EVENT_ADD, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, ev->time_ms);
+  bind_text(st, 2, ev->kind);
+  bind_text(st, 3, ev->body);
+  return step_int64(st, &ev->id);
+}
+
+static int sq_event_read(db_store *store, int64_t after_id, db_event_cb cb, void *ctx) {
+  db_sqlite *s = handle(store);
+  int rc = DB_OK, e, stop = 0;
+  sqlite3_stmt *st = stmt(s, ST_EVENT_READ, &rc);
+  if (!st) return rc;
+  sqlite3_bind_int64(st, 1, after_id);
+  while (!stop && (e = sqlite3_step(st)) == SQLITE_ROW) {
+    db_event ev = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), col_text(st, 2), col_text(st, 3)};
+    stop = cb(ctx, &ev);
+  }
+  return end_scan(st, e, stop);
+}
+
 /* ---------- open and close ---------- */
 
 static void sq_close(db_store *store) {
@@ -1736,6 +1873,12 @@ static const db_store_ops sqlite_ops = {
     .session_get = sq_session_get,
     .session_delete = sq_session_delete,
     .session_purge = sq_session_purge,
+    .record_put = sq_record_put,
+    .record_get = sq_record_get,
+    .record_scan = sq_record_scan,
+    .record_delete = sq_record_delete,
+    .event_append = sq_event_append,
+    .event_read = sq_event_read,
 };
 
 /* Adds "what: SQLite's reason" about the store at path to d; returns the DB_E* code of e. */

@@ -35,6 +35,7 @@ Response: .status, .reason, .headers (case-insensitive lookups with .header(name
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -44,6 +45,25 @@ import time
 import pytest
 
 BIN = os.environ.get("DATABRAIN_BIN") or os.path.join(os.path.dirname(__file__), "../../build/databrain")
+
+ROUTES_DEF = os.path.join(os.path.dirname(__file__), "../../src/http/routes.def")
+_ROUTE = re.compile(r'^DB_ROUTE\((\w+), "([^"]+)", (\w+), (\w+), "([^"]*)", "([^"]*)"\)\s*$')
+_INCLUDE = re.compile(r'^#include "http/(routes_\w+\.def)"\s*$')
+
+
+def route_table(path=ROUTES_DEF):
+    """(method, pattern, handler, perm, tag, summary) of every DB_ROUTE line of routes.def and of the files
+    it includes, in the order the C preprocessor sees them."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("DB_ROUTE("):
+                m = _ROUTE.match(line)
+                assert m, line
+                out.append(m.groups())
+            elif _INCLUDE.match(line):
+                out += route_table(os.path.join(os.path.dirname(path), _INCLUDE.match(line).group(1)))
+    return out
 
 
 def free_port():

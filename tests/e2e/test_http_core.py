@@ -13,22 +13,7 @@ import time
 
 import pytest
 
-from server import BIN, Server, demo_server, make_store, run_cli  # noqa: F401 (demo_server is a fixture)
-
-ROUTES_DEF = os.path.join(os.path.dirname(__file__), "../../src/http/routes.def")
-
-
-def routes():
-    """(method, pattern, handler, perm, tag, summary) of every DB_ROUTE line of routes.def."""
-    pat = re.compile(r'^DB_ROUTE\((\w+), "([^"]+)", (\w+), (\w+), "([^"]*)", "([^"]*)"\)\s*$')
-    out = []
-    with open(ROUTES_DEF, encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("DB_ROUTE("):
-                m = pat.match(line)
-                assert m, line
-                out.append(m.groups())
-    return out
+from server import BIN, Server, demo_server, make_store, route_table as routes, run_cli  # noqa: F401
 
 
 def raw(srv, request, read_timeout=10):

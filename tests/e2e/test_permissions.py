@@ -1,15 +1,19 @@
 """The permission matrix, generated from the route table: every route of src/http/routes.def × every role
 (anonymous, and a token of each role) × in scope / out of scope for the routes that write data, each cell
 asserting the exact status. A route added to routes.def without a sample request here fails the test, so
-the matrix cannot silently fall behind the API."""
+the matrix cannot silently fall behind the API.
+
+The routes of each domain service (routes_<service>.def) get their samples from the module
+perm_samples_<service>.py beside this file: its samples(role, ctx) returns more cells of the same form, and
+its optional prepare(srv, tokens, ctx) creates, once, what those cells work on (ctx is a dict shared by
+all providers, with "ward", "other_ward" and "own_indicator")."""
+import glob
+import importlib
 import os
-import re
 
 import pytest
 
-from server import Server, make_store, run_cli
-
-ROUTES_DEF = os.path.join(os.path.dirname(__file__), "../../src/http/routes.def")
+from server import Server, make_store, route_table, run_cli
 ROLES = ["anonymous", "public", "analyst", "reporter", "leader", "steward", "admin"]
 GRANTS = {  # who holds each permission (auth.h)
     "DB_PERM_PUBLIC": set(ROLES),
@@ -17,15 +21,20 @@ GRANTS = {  # who holds each permission (auth.h)
     "DB_PERM_WRITE_DATA": {"reporter", "steward", "admin"},
     "DB_PERM_WRITE_CATALOG": {"steward", "admin"},
     "DB_PERM_ADMIN": {"admin"},
+    "DB_PERM_DIRECT": {"leader", "admin"},
+    "DB_PERM_APPROVE": {"steward", "admin"},
 }
 WARD, OTHER_WARD = "90001", "90002"        # two wards of the synthetic demo city
 OWN_INDICATOR = "WASTE_COLLECTED"           # owned by DAE, the reporter's agency
 
 
+PROVIDERS = [importlib.import_module(os.path.basename(f)[:-3])
+             for f in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "perm_samples_*.py")))]
+CONTEXT = {"ward": WARD, "other_ward": OTHER_WARD, "own_indicator": OWN_INDICATOR}
+
+
 def routes():
-    pattern = re.compile(r'^DB_ROUTE\((\w+), "([^"]+)", (\w+), (\w+),')
-    with open(ROUTES_DEF) as f:
-        return [m.groups() for m in map(pattern.match, f) if m]
+    return [(method, pattern, handler, perm) for method, pattern, handler, perm, _, _ in route_table()]
 
 
 def samples(role):
@@ -35,7 +44,7 @@ def samples(role):
     unit = {"code": WARD, "name": "Phường Tân Định", "kind": "ward", "parent": "79", "valid_from": "2025-07-01"}
     agency = {"code": "DAE", "name": "Sở Nông nghiệp và Môi trường", "kind": "department", "orgunit": "79"}
     indicator = {"code": "PERM_" + role.upper(), "name": "Matrix probe", "periodicity": "month", "agg_space": "sum"}
-    return {
+    table = {
         ("GET", "/healthz"): ("/healthz", None, 200),
         ("GET", "/readyz"): ("/readyz", None, 200),
         ("GET", "/metrics"): ("/metrics", None, 200),
@@ -73,6 +82,9 @@ def samples(role):
         ("GET", "/api/v1/indices/{code}/pillars"): ("/api/v1/indices/WARD_DEV_INDEX/pillars?period=2025-09&parent=79",
                                                     None, 200),
     }
+    for provider in PROVIDERS:
+        table.update(provider.samples(role, CONTEXT))
+    return table
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +101,9 @@ def city(tmp_path_factory):
         for role in ROLES:  # the indicators that the DELETE cells remove
             body = samples(role)[("POST", "/api/v1/indicators")][1]
             assert srv.post("/api/v1/indicators", body, headers=steward).status == 200
+        for provider in PROVIDERS:
+            if hasattr(provider, "prepare"):
+                provider.prepare(srv, tokens, CONTEXT)
         yield srv, tokens
 
 

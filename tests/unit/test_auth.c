@@ -159,23 +159,26 @@ static void test_role_names(void **state) {
 }
 
 static void test_permission_table(void **state) {
-  /* rows: roles from public to admin; columns: public, read, write data, write catalog, admin */
-  static const int expected[DB_ROLE_COUNT][5] = {
-      {1, 0, 0, 0, 0}, /* public */
-      {1, 1, 0, 0, 0}, /* analyst */
-      {1, 1, 1, 0, 0}, /* reporter */
-      {1, 1, 0, 0, 0}, /* leader */
-      {1, 1, 1, 1, 0}, /* steward */
-      {1, 1, 1, 1, 1}, /* admin */
+  /* rows: roles from public to admin; columns: public, read, write data, write catalog, admin, direct,
+   * approve */
+  static const int expected[DB_ROLE_COUNT][DB_PERM_COUNT] = {
+      {1, 0, 0, 0, 0, 0, 0}, /* public */
+      {1, 1, 0, 0, 0, 0, 0}, /* analyst */
+      {1, 1, 1, 0, 0, 0, 0}, /* reporter */
+      {1, 1, 0, 0, 0, 1, 0}, /* leader */
+      {1, 1, 1, 1, 0, 0, 1}, /* steward */
+      {1, 1, 1, 1, 1, 1, 1}, /* admin */
   };
   for (int r = 0; r < DB_ROLE_COUNT; r++)
-    for (int perm = DB_PERM_PUBLIC; perm <= DB_PERM_ADMIN; perm++) {
+    for (int perm = DB_PERM_PUBLIC; perm < DB_PERM_COUNT; perm++) {
       db_principal p = principal((db_role)r, NULL, NULL);
       if (db_auth_allows(&p, (db_perm)perm) != expected[r][perm])
         fail_msg("role %s, permission %d: expected %d", db_role_name((db_role)r), perm, expected[r][perm]);
     }
   db_principal bogus = principal((db_role)9, NULL, NULL);
   assert_int_equal(db_auth_allows(&bogus, DB_PERM_PUBLIC), 0);
+  db_principal admin = principal(DB_ROLE_ADMIN, NULL, NULL);
+  assert_int_equal(db_auth_allows(&admin, (db_perm)DB_PERM_COUNT), 0);
 }
 
 /* ---------- scopes and who may write ---------- */
@@ -624,9 +627,13 @@ static void test_migration_chains_old_records(void **state) {
            "ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash;"
            "DROP TABLE session; DROP TABLE token; DROP TABLE user;"
            "ALTER TABLE indicator DROP COLUMN band_at_risk; ALTER TABLE indicator DROP COLUMN band_off_track;"
+           "DROP VIEW v_record; DROP VIEW v_event; DROP TABLE record; DROP TABLE event;"
            "PRAGMA user_version = 1");
+  f->store = NULL;
   f->store = open_store(f->path);
-  assert_raw(f->path, "PRAGMA user_version", "3");
+  char version[8];
+  snprintf(version, sizeof version, "%d", DB_STORE_SCHEMA_VERSION);
+  assert_raw(f->path, "PRAGMA user_version", version);
   char *got = db_test_raw_text(f->path, "SELECT group_concat(prev_hash || '>' || hash, ' ') FROM audit");
   assert_string_equal(got, expected);
   db_free(got);

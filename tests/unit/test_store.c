@@ -1,7 +1,7 @@
 /* test_store.c - the embedded SQLite store through the store.h API: opening by URL, migrations and the
  * refusal of a newer schema, the catalog round trip, targets, series, observation outcomes and
- * revisions, as-of reads and filters, idempotency keys, rollback, the audit log, and a process killed
- * in the middle of a bulk load (the store is never half-written). */
+ * revisions, as-of reads and filters, idempotency keys, rollback, the audit log, records and events,
+ * and a process killed in the middle of a bulk load (the store is never half-written). */
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/text.h"
@@ -257,16 +258,16 @@ static void test_migrations(void **state) {
   db_store *s = open_store(path);
   int version = 0;
   assert_int_equal(db_store_schema_version(s, &version), 0);
-  assert_int_equal(version, 3);
+  assert_int_equal(version, DB_STORE_SCHEMA_VERSION);
   db_store_close(s);
   assert_raw(path, "SELECT x FROM notes", "kept");
   assert_raw(path,
              "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema"
              " WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%' ORDER BY name)",
-             "agency,audit,batch,dimension,dimension_item,indicator,notes,obs,obs_history,orgunit,series,"
-             "session,succession,target,token,user,v_obs,v_obs_history");
+             "agency,audit,batch,dimension,dimension_item,event,indicator,notes,obs,obs_history,orgunit,record,"
+             "series,session,succession,target,token,user,v_event,v_obs,v_obs_history,v_record");
   /* a store written by a newer databrain is refused and left untouched */
-  raw_exec(path, "PRAGMA user_version = 7");
+  raw_exec(path, "PRAGMA user_version = 99");
   db_diag d = DB_DIAG_INIT;
   s = (db_store *)1;
   assert_int_equal(db_store_open(path, &s, &d), DB_ESCHEMA);
@@ -274,9 +275,11 @@ static void test_migrations(void **state) {
   assert_int_equal(d.count, 1);
   assert_int_equal(d.items[0].code, DB_ESCHEMA);
   assert_string_equal(d.items[0].path, path);
-  assert_string_equal(d.items[0].message,
-                      "store schema 7 is newer than this databrain (3); upgrade databrain");
-  assert_raw(path, "PRAGMA user_version", "7");
+  char want[96];
+  snprintf(want, sizeof want, "store schema 99 is newer than this databrain (%d); upgrade databrain",
+           DB_STORE_SCHEMA_VERSION);
+  assert_string_equal(d.items[0].message, want);
+  assert_raw(path, "PRAGMA user_version", "99");
   db_diag_free(&d);
   db_free(path);
   db_test_rmtree(dir);
@@ -1112,6 +1115,117 @@ static void test_bulk_journal_modes(void **state) {
   db_free(wal);
 }
 
+/* ---------- records and events ---------- */
+
+static int collect_record(void *ctx, const db_record *r) {
+  db_buf *out = ctx;
+  db_buf_printf(out, "%lld %s %s v%lld %s\n", (long long)r->id, r->kind, r->key ? r->key : "-",
+                (long long)r->version, r->body);
+  return 0;
+}
+
+static void test_records(void **state) {
+  fixture *f = *state;
+  db_store *s = f->store;
+  db_record a = {.kind = "directive", .key = "125/TB-VP", .body = "{\"title\":\"Giải ngân\"}"};
+  db_record b = {.kind = "task", .body = "{\"n\":1}"};
+  db_record c = {.kind = "task", .body = "{\"n\":2}"};
+  assert_int_equal(db_store_record_put(s, &a, 0), DB_EINVAL); /* outside a transaction */
+  assert_int_equal(db_store_begin(s, 0), 0);
+  assert_int_equal(db_store_record_put(s, &a, 0), 0);
+  assert_int_equal(db_store_record_put(s, &b, 0), 0);
+  assert_int_equal(db_store_record_put(s, &c, 0), 0);
+  assert_int_equal(a.version, 1);
+  assert_true(b.id > a.id && c.id > b.id);
+  db_record dup = {.kind = "directive", .key = "125/TB-VP", .body = "{}"};
+  assert_int_equal(db_store_record_put(s, &dup, 0), DB_EEXIST);
+  db_record other_kind = {.kind = "scenario", .key = "125/TB-VP", .body = "{}"};
+  assert_int_equal(db_store_record_put(s, &other_kind, 0), 0); /* keys are unique within a kind only */
+  db_record bad = {.kind = "task", .body = "{not json"};
+  assert_int_equal(db_store_record_put(s, &bad, 0), DB_EINVAL);
+  db_record bad_kind = {.kind = "Task!", .body = "{}"};
+  assert_int_equal(db_store_record_put(s, &bad_kind, 0), DB_EINVAL);
+
+  /* updates: version checks */
+  b.body = "{\"n\":10}";
+  assert_int_equal(db_store_record_put(s, &b, 1), 0);
+  assert_int_equal(b.version, 2);
+  b.body = "{\"n\":11}";
+  assert_int_equal(db_store_record_put(s, &b, 1), DB_ECONFLICT); /* someone wrote version 2 meanwhile */
+  db_record ghost = {.id = 9999, .kind = "task", .body = "{}"};
+  assert_int_equal(db_store_record_put(s, &ghost, 0), DB_ENOTFOUND);
+  db_record wrong_kind = {.id = b.id, .kind = "directive", .body = "{}"};
+  assert_int_equal(db_store_record_put(s, &wrong_kind, 0), DB_ENOTFOUND);
+  assert_int_equal(db_store_record_delete(s, "task", c.id), 0);
+  assert_int_equal(db_store_record_delete(s, "task", c.id), DB_ENOTFOUND);
+  assert_int_equal(db_store_commit(s), 0);
+
+  db_record got;
+  assert_int_equal(db_store_record_get(s, "directive", 0, "125/TB-VP", &got), 0);
+  assert_int_equal(got.id, a.id);
+  assert_string_equal(got.body, "{\"title\":\"Giải ngân\"}");
+  db_record_free(&got);
+  assert_int_equal(db_store_record_get(s, "task", b.id, NULL, &got), 0);
+  assert_string_equal(got.body, "{\"n\":10}");
+  assert_int_equal(got.version, 2);
+  db_record_free(&got);
+  assert_int_equal(db_store_record_get(s, "task", c.id, NULL, &got), DB_ENOTFOUND);
+
+  db_buf out = DB_BUF_INIT;
+  assert_int_equal(db_store_record_scan(s, "task", collect_record, &out), 0);
+  char want[64];
+  snprintf(want, sizeof want, "%lld task - v2 {\"n\":10}\n", (long long)b.id);
+  assert_string_equal(db_buf_str(&out), want);
+  db_buf_free(&out);
+
+  /* a new record never takes a deleted one's id */
+  assert_int_equal(db_store_begin(s, 0), 0);
+  db_record d = {.kind = "task", .body = "{}"};
+  assert_int_equal(db_store_record_put(s, &d, 0), 0);
+  assert_true(d.id > c.id);
+  assert_int_equal(db_store_commit(s), 0);
+}
+
+static int collect_event(void *ctx, const db_event *e) {
+  db_buf *out = ctx;
+  db_buf_printf(out, "%lld %lld %s %s\n", (long long)e->id, (long long)e->time_ms, e->kind, e->body);
+  return 0;
+}
+
+static void test_events(void **state) {
+  fixture *f = *state;
+  db_store *s = f->store;
+  db_event e1 = {0, 1000, "alert.firing", "{\"rule\":\"PM25\"}"}, e2 = {0, 2000, "alert.resolved", "{}"};
+  assert_int_equal(db_store_event_append(s, &e1), DB_EINVAL);
+  assert_int_equal(db_store_begin(s, 0), 0);
+  assert_int_equal(db_store_event_append(s, &e1), 0);
+  assert_int_equal(db_store_event_append(s, &e2), 0);
+  db_event bad = {0, 0, "x", "nope"};
+  assert_int_equal(db_store_event_append(s, &bad), DB_EINVAL);
+  assert_int_equal(db_store_commit(s), 0);
+  assert_int_equal(e2.id, e1.id + 1);
+  db_buf out = DB_BUF_INIT;
+  assert_int_equal(db_store_event_read(s, e1.id, collect_event, &out), 0);
+  char want[64];
+  snprintf(want, sizeof want, "%lld 2000 alert.resolved {}\n", (long long)e2.id);
+  assert_string_equal(db_buf_str(&out), want);
+  db_buf_free(&out);
+  /* a rolled-back event is gone and its id is not reused by a later one */
+  assert_int_equal(db_store_begin(s, 0), 0);
+  db_event e3 = {0, 3000, "task.overdue", "{}"};
+  assert_int_equal(db_store_event_append(s, &e3), 0);
+  assert_int_equal(db_store_rollback(s), 0);
+  assert_int_equal(db_store_begin(s, 0), 0);
+  db_event e4 = {0, 4000, "task.done", "{}"};
+  assert_int_equal(db_store_event_append(s, &e4), 0);
+  assert_int_equal(db_store_commit(s), 0);
+  assert_true(e4.id > e2.id);
+  assert_int_equal(db_store_event_read(s, e2.id, collect_event, &out), 0);
+  snprintf(want, sizeof want, "%lld 4000 task.done {}\n", (long long)e4.id);
+  assert_string_equal(db_buf_str(&out), want);
+  db_buf_free(&out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_open_create_reopen),
@@ -1136,6 +1250,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bulk_journal_modes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_killed_bulk_load, setup, teardown),
       cmocka_unit_test_setup_teardown(test_killed_wal_transaction, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_events, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
