@@ -279,6 +279,41 @@ int db_derive_values(db_derive *e, const db_cube_version *v, const char *code, c
   return rc;
 }
 
+/* Moves the evaluator's problems from found (freed) into d with their formula columns, behind "CODE: "
+ * when code is not NULL. */
+static void move_problems(db_diag *found, const char *code, db_diag *d) {
+  db_buf msg = DB_BUF_INIT;
+  for (size_t k = 0; k < found->count; k++) {
+    db_buf_clear(&msg);
+    db_formula_describe(&found->items[k], &msg);
+    db_diag_add(d, 0, 0, NULL, found->items[k].code, "%s%s%s", code ? code : "", code ? ": " : "", msg.data);
+  }
+  db_buf_free(&msg);
+  db_diag_free(found);
+}
+
+int db_derive_eval(db_derive *e, const db_cube_version *v, const db_formula *f, const int64_t *units,
+                   size_t n_units, const db_period *first, size_t n_periods, double *out, db_diag *d) {
+  if (!n_units || !n_periods) return 0;
+  db__dcall c;
+  call_begin(e, v, &c);
+  int rc = 0;
+  for (size_t i = 0; i < n_units && !rc; i++)
+    if (units[i] < 0 || (size_t)units[i] >= c.defs->n_units)
+      rc = db_diag_add(d, 0, 0, NULL, DB_EINVAL, "unit index %lld out of range", (long long)units[i]);
+  if (!rc) {
+    db_formula_source src;
+    db__dsource(&c, &src);
+    db_formula_grid g = {units, n_units, *first, n_periods, 0};
+    for (size_t i = 0; i < n_units * n_periods; i++) out[i] = NAN;
+    db_diag found = DB_DIAG_INIT;
+    rc = db_formula_eval(f, &src, &g, out, &found);
+    move_problems(&found, NULL, d);
+  }
+  call_end(&c);
+  return rc;
+}
+
 typedef struct unit_at { /* a requested unit and the row of the output it goes to */
   int64_t group;
   size_t row;
@@ -354,14 +389,7 @@ static int eval_group(db__dcall *c, const db__dind *di, int pillar, int64_t grou
                        (size_t)(df->group_start[group + 1] - df->group_start[group]), *first, n, 0};
   db_diag found = DB_DIAG_INIT;
   int rc = db_formula_eval(f, &src, &g, grid, &found);
-  db_buf msg = DB_BUF_INIT;
-  for (size_t k = 0; k < found.count; k++) {
-    db_buf_clear(&msg);
-    db_formula_describe(&found.items[k], &msg);
-    db_diag_add(d, 0, 0, NULL, found.items[k].code, "%s: %s", di->code, msg.data);
-  }
-  db_buf_free(&msg);
-  db_diag_free(&found);
+  move_problems(&found, di->code, d);
   pthread_mutex_lock(&c->e->lock);
   c->e->stats.evaluations++;
   c->e->stats.misses++;

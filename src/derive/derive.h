@@ -52,6 +52,7 @@
 
 #include "base/diag.h"
 #include "cube/cube.h"
+#include "formula/formula.h"
 #include "model/catalog.h"
 #include "model/period.h"
 #include "store/store.h"
@@ -106,6 +107,17 @@ int db_derive_is_derived(db_derive *e, const char *code);
  * working memory; or the evaluation's error, explained in d ("WARD_DEV_INDEX: column 9: …"). */
 int db_derive_values(db_derive *e, const db_cube_version *v, const char *code, const int64_t *units,
                      size_t n_units, const db_period *first, size_t n_periods, double *out, db_diag *d);
+
+/* Evaluates a formula that is not a catalog indicator (a validation rule, an alert condition, a task's
+ * completion condition), compiled and checked against the engine's catalog (formula.h
+ * db_formula_compile), on version v: out[u * n_periods + k] for units[u] (catalog indices) and period
+ * first + k, booleans as 1 and 0, NAN where missing. Inputs are read as for derived indicators (stored
+ * values, else roll-ups over children; derived inputs through the engine, cached), but cross-section
+ * normalisers work across the units given, not peer groups, and nothing is cached. Returns 0, DB_EINVAL
+ * for a unit index out of range, or the evaluation's error (db_formula_eval) with its problems in d
+ * ("column 9: …"). Thread-safe like db_derive_values. */
+int db_derive_eval(db_derive *e, const db_cube_version *v, const db_formula *f, const int64_t *units,
+                   size_t n_units, const db_period *first, size_t n_periods, double *out, db_diag *d);
 
 /* One pillar of a derived indicator (see above): the term's text without its weight ("minmax(SCHOOLS)"),
  * its weight, and the term as a formula, weight included ("0.4 * minmax(SCHOOLS)"). */

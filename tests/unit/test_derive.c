@@ -211,6 +211,37 @@ static void test_grid(void **state) {
   assert_int_equal(f->d.count, 0);
 }
 
+/* A formula that is no indicator (a rule's condition): booleans per unit and period, reading derived
+ * inputs and roll-ups, and its problems with their columns. */
+static void test_eval_formula(void **state) {
+  fixture *f = *state;
+  db_formula *rule = NULL;
+  const char text[] = "RATIO >= 30 and A > 15";
+  assert_int_equal(db_formula_compile(text, strlen(text), &f->cat, &rule, &f->d), 0);
+  const int64_t units[] = {U_W1, U_W2, U_W3, U_C};
+  double out[8];
+  const db_cube_version *v = db_cube_acquire(f->cube);
+  db_period jan = per("2025-01");
+  assert_int_equal(db_derive_eval(f->e, v, rule, units, 4, &jan, 2, out, &f->d), 0);
+  /* RATIO: W1 20 40, W2 20 30, W3 120 -, C 46.7 35.3; A: W1 10 20, W2 20 30, W3 30 -, C 105 90 */
+  const double want[] = {0, 1, 0, 1, 1, N, 1, 1};
+  for (int k = 0; k < 8; k++) assert_value(out[k], want[k]);
+  const int64_t bad[] = {U_W1, 99};
+  assert_int_equal(db_derive_eval(f->e, v, rule, bad, 2, &jan, 2, out, &f->d), DB_EINVAL);
+  assert_problems(&f->d, "unit index 99 out of range\n");
+  db_diag_free(&f->d);
+  db_formula_free(rule);
+  /* normalisers work across the units given */
+  const char norm[] = "minmax(A)";
+  assert_int_equal(db_formula_compile(norm, strlen(norm), &f->cat, &rule, &f->d), 0);
+  assert_int_equal(db_derive_eval(f->e, v, rule, units, 3, &jan, 1, out, &f->d), 0);
+  assert_value(out[0], 0);
+  assert_value(out[1], 0.5);
+  assert_value(out[2], 1);
+  db_formula_free(rule);
+  db_cube_release(v);
+}
+
 static void test_plan(void **state) {
   fixture *f = *state;
   const int64_t units[] = {U_W1, U_W2};
@@ -692,6 +723,7 @@ static void test_import_rules(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_grid, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_eval_formula, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plan, setup, teardown),
       cmocka_unit_test_setup_teardown(test_peer_groups, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),

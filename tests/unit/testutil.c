@@ -49,6 +49,21 @@ const char *db_test_shared_dir(void) {
   return d;
 }
 
+char *db_test_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, 0, SEEK_END), 0);
+  long size = ftell(f);
+  assert_true(size >= 0);
+  rewind(f);
+  char *text = db_malloc((size_t)size + 1);
+  assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+  fclose(f);
+  text[size] = '\0';
+  *len = (size_t)size;
+  return text;
+}
+
 char *db_test_problems(const db_diag *d) {
   char *text = NULL;
   size_t len = 0;

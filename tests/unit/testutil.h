@@ -17,6 +17,8 @@ void db_test_rmtree(const char *dir);
 char *db_test_path(const char *dir, const char *name);
 /* Writes text to path (asserting success). */
 void db_test_write_file(const char *path, const char *text);
+/* The whole file at path, NUL-terminated, with its length in *len (asserting success); owned (db_free). */
+char *db_test_read_file(const char *path, size_t *len);
 /* The shared folder beside the repository ($DB_SHARED_DIR), or NULL when it is absent. */
 const char *db_test_shared_dir(void);
 
