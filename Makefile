@@ -19,22 +19,28 @@ BENCH_SCALE  ?= 1.0
 JOBS       ?= $(shell nproc)
 
 BUILD_DEPS = cmake make gcc pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libsodium-dev \
-             libmicrohttpd-dev
-TEST_DEPS  = python3 python3-pytest sqlite3
+             libmicrohttpd-dev libcurl4-openssl-dev libxlsxwriter-dev nodejs npm
+TEST_DEPS  = python3 python3-pytest sqlite3 chromium
 FUZZ_DEPS  = clang libclang-rt-14-dev
 BENCH_DEPS = sqlite3 postgresql-15 nodejs npm python3 strace wrk curl
 
 .PHONY: all deps test-deps demo test test-asan fuzz bench clean
 
-all: deps
+all: deps web/node_modules/.package-lock.json
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 deps:
 	@./scripts/need-packages $(BUILD_DEPS)
 
-test-deps:
+test-deps: tests/browser/node_modules/.package-lock.json
 	@./scripts/need-packages $(TEST_DEPS)
+
+# The dashboard's ECharts and the browser tests' playwright-core, exactly as their lockfiles pin them.
+web/node_modules/.package-lock.json: web/package-lock.json | deps
+	cd web && npm ci --no-audit --no-fund
+tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json | deps
+	cd tests/browser && npm ci --no-audit --no-fund
 
 demo: all
 	rm -f $(DB) $(DB)-wal $(DB)-shm
@@ -48,7 +54,7 @@ demo: all
 test: all test-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-asan: deps test-deps
+test-asan: deps test-deps web/node_modules/.package-lock.json
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDB_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

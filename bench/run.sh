@@ -25,6 +25,7 @@
 #   SKIP_CUBE=1     skip step 4 (the queries in the cube)
 #   SKIP_HTTP=1     skip step 5 (the HTTP figures of bench/http.sh)
 #   SKIP_FORECAST=1 skip step 6 (bench/forecast.sh: databrain against R's forecast package)
+#   SKIP_ALERTS=1   skip step 7 (bench/alerts.sh: from an accepted POST to the alert on the event stream)
 set -euo pipefail
 
 SCALE=${1:-${SCALE:-1.0}}
@@ -218,4 +219,13 @@ if [ "${SKIP_FORECAST:-0}" = 1 ]; then
 else
   log "forecasting: databrain against R forecast::ets and thetaf"
   DATABRAIN_BIN=$BIN SHARED=$SHARED "$HERE/forecast.sh" || die "the forecasting benchmark failed"
+fi
+
+# ---------------- 7. alerts ----------------
+# The latency from an accepted POST /api/v1/data to its alert on the Server-Sent Events stream.
+if [ "${SKIP_ALERTS:-0}" = 1 ]; then
+  log "SKIP_ALERTS=1: alert latency skipped"
+else
+  log "alerts: POST -> alert on the event stream"
+  DATABRAIN_BIN=$BIN "$HERE/alerts.sh" "$RES/alerts.md" || die "the alert latency benchmark failed"
 fi

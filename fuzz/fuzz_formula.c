@@ -136,7 +136,7 @@ static void check_problems(const db_diag *d) {
 /* Evaluates f on the grid of n periods from `first` over the three units. */
 static void check_eval(const db_formula *f, const char *first, size_t n) {
   static const int64_t units[] = {0, 1, 2};
-  db_formula_source src = {NULL, src_fetch, src_targets, src_children, src_unit};
+  db_formula_source src = {NULL, src_fetch, src_targets, src_children, src_unit, NULL};
   db_formula_grid grid = {units, 3, {0}, n, 1 << 16};
   char why[128];
   CHECK(db_period_parse(first, strlen(first), &grid.first, why) == DB_OK);

@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (which == 5) {
     db_batch_info info = {NULL, "fuzz", "fuzz", 0};
     db_ingest_result res;
-    rc = db_ingest_buffer(store, &cat, body, len, "json", &info, NULL, NULL, &d, &res);
+    rc = db_ingest_buffer(store, &cat, body, len, "json", &info, NULL, NULL, NULL, &d, &res);
     db_ingest_result_free(&res);
   } else {
     rc = db_catalog_import_buffer(store, kinds[which], body, len, "fuzz", &json, &d, NULL);

@@ -42,6 +42,13 @@ extern const cli_command cli_serve_commands[];
 extern const cli_command cli_auth_commands[];
 extern const cli_command cli_forecast_commands[];
 extern const cli_command cli_formula_commands[];
+extern const cli_command cli_tasks_commands[];
+extern const cli_command cli_watch_commands[];
+extern const cli_command cli_quality_commands[];
+
+/* Warns on stderr about the unit attribute defects (quality.h db_unit_attrs_check) of the current org units
+ * of the catalog: called after `catalog import orgunits`; warnings, never a refusal. */
+void cli_quality_unit_warnings(cli_ctx *ctx);
 
 /* Opens the store (running migrations); on failure prints why and returns the exit code. */
 int cli_open(cli_ctx *ctx);

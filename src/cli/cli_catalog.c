@@ -58,6 +58,7 @@ static int run_import(cli_ctx *ctx, int argc, char **argv) {
   } else if (!ctx->quiet) {
     printf("%s: %zu %s imported\n", path, n, kind);
   }
+  if (!err && strcmp(kind, "orgunits") == 0) cli_quality_unit_warnings(ctx);
   db_diag_free(&d);
   return cli_exit_code(err);
 }

@@ -14,14 +14,15 @@ static int run_import(cli_ctx *ctx, int argc, char **argv);
 static int run_export(cli_ctx *ctx, int argc, char **argv);
 
 const cli_command cli_data_commands[] = {
-    {"import", "FILE [--format csv|json] [--idempotency-key KEY] [--source NAME]",
+    {"import", "FILE [--format csv|json] [--idempotency-key KEY] [--source NAME] [--reason TEXT]",
      "Import observations from a long CSV or JSON file as one all-or-nothing batch.",
      "CSV columns: indicator,orgunit,period,value[,status][,one column per dimension code].\n"
      "JSON: [{\"indicator\":…,\"orgunit\":…,\"period\":…,\"value\":…,\"status\":…,\"dimensions\":{…}}]\n"
      "or {\"observations\": [ … ]}.\n\n"
      "Every rejected row is listed with its line and column (or JSON path) and nothing is written\n"
      "(exit code 3). A value equal to the stored one is not a new revision; a changed one is.\n"
-     "With --idempotency-key, a batch already committed under that key is not applied again.\n",
+     "With --idempotency-key, a batch already committed under that key is not applied again.\n"
+     "Approved (official, locked) values change only with --reason TEXT, which goes to the audit trail.\n",
      run_import},
     {"export", "[--indicator CODES] [--orgunit CODES] [--children-of CODE] [--from PERIOD] [--to PERIOD] "
                "[--as-of TIME] [--meta] [--output FILE] [--count]",
@@ -36,8 +37,9 @@ const cli_command cli_data_commands[] = {
 
 static int run_import(cli_ctx *ctx, int argc, char **argv) {
   const cli_command *cmd = &cli_data_commands[0];
-  const char *format = NULL, *key = NULL, *source = NULL;
-  cli_option spec[] = {{"format", 1, &format}, {"idempotency-key", 1, &key}, {"source", 1, &source}, {0}};
+  const char *format = NULL, *key = NULL, *source = NULL, *reason = NULL;
+  cli_option spec[] = {{"format", 1, &format}, {"idempotency-key", 1, &key}, {"source", 1, &source},
+                       {"reason", 1, &reason}, {0}};
   int first;
   int rc = cli_parse(cmd, argc, argv, spec, &first);
   if (rc) return rc < 0 ? CLI_OK : rc;
@@ -49,7 +51,7 @@ static int run_import(cli_ctx *ctx, int argc, char **argv) {
   db_ingest_result res;
   cli_progress prog;
   cli_progress_init(&prog, ctx->quiet);
-  int err = db_ingest_file(ctx->store, &ctx->cat, path, format, &info, cli_progress_cb, &prog, &d, &res);
+  int err = db_ingest_file(ctx->store, &ctx->cat, path, format, &info, reason, cli_progress_cb, &prog, &d, &res);
   cli_progress_end(&prog);
   double secs = (double)(db_now_ms() - prog.started_ms) / 1000.0;
   if (err == DB_EEXIST) {

@@ -1,4 +1,5 @@
-/* cli_forecast.c - `databrain forecast eval`: fit, forecast and score every series of a long file.
+/* cli_forecast.c - `databrain forecast eval`: fit, forecast and score every series of a long file;
+ * `databrain forecast run` and `forecast show`: the forecasts of the store's series (outlook/outlook.h).
  *
  * The file is the long format of the M1 fixture (series_id,category,type,frequency,horizon,t,time,value,
  * split): the rows of a series together, in time order, its `train` rows before its `test` rows. Every
@@ -21,12 +22,15 @@
 #include "cli/cli.h"
 #include "forecast/forecast.h"
 #include "ingest/csv.h"
+#include "outlook/outlook.h"
 
 #define WORKERS 2
 #define MAX_SEASON 10000
 #define MAX_HORIZON 100000
 
 static int run_eval(cli_ctx *ctx, int argc, char **argv);
+static int run_run(cli_ctx *ctx, int argc, char **argv);
+static int run_show(cli_ctx *ctx, int argc, char **argv);
 
 const cli_command cli_forecast_commands[] = {
     {"forecast eval", "--input FILE [--output FILE] [--method NAME]",
@@ -42,6 +46,25 @@ const cli_command cli_forecast_commands[] = {
      "Prints one line: series=N smape=S mase=M coverage95=C seconds=T (sMAPE and coverage in percent,\n"
      "means over the series with test rows; coverage counts the test values inside the 95% intervals).\n",
      run_eval},
+    {"forecast run", "[--indicator CODES] [--unit CODES] [--threads N] [--horizon H]",
+     "Forecast the store's series and keep the forecasts with their back-test accuracy.",
+     "Every series with at least 8 observed values (of an indicator without a formula, at a unit that still\n"
+     "exists) is fitted on its current values: each candidate method (naive, seasonal naive, SES, Theta,\n"
+     "damped trend, the combination) is back-tested on 3 rolling origins, the one of lowest MASE is kept and\n"
+     "forecasts the next periods (a year for months, with 80%, 95% and 99% intervals). The forecasts are\n"
+     "stored (records of kind forecast) for the API, the formula functions and the anomaly checks.\n\n"
+     "--indicator CODES  only these indicators (comma-separated)\n"
+     "--unit CODES       only these org units (comma-separated)\n"
+     "--threads N        worker threads (default: the number of cores)\n"
+     "--horizon H        periods to forecast (default by periodicity, always to the end of the year)\n\n"
+     "Shows a progress bar on a terminal and prints one line: series=N forecast=F skipped=S smape=...\n"
+     "mase=... coverage95=... seconds=T (the kept methods' back-test accuracy, means over the series).\n",
+     run_run},
+    {"forecast show", "INDICATOR ORGUNIT [--dims KEY] [--json]",
+     "Show the stored forecast of one series: periods with intervals, model and accuracy.",
+     "--dims KEY   the series' dimension key (\"SEX=F\")\n"
+     "--json       print the stored record as JSON\n",
+     run_show},
     {0},
 };
 
@@ -471,4 +494,191 @@ static void print_summary(const job *jb, double seconds) {
   else
     printf(" coverage95=NA");
   printf(" seconds=%.3f\n", seconds);
+}
+
+/* ---- forecast run ---- */
+
+/* What a run of the store's series gathers: the open transaction's size, counts and accuracy sums. */
+typedef struct store_run {
+  cli_ctx *ctx;
+  cli_progress *prog;
+  size_t forecast, skipped, pending, cover_points;
+  double smape, mase, cover95;
+  size_t mase_n;
+  int err; /* the first store error */
+} store_run;
+
+/* Keeps one result: the record in the open transaction (committed every 500), the kept method's scores. */
+static void keep_result(void *ctx, const db_outlook_item *it, const db_outlook_fc *fc, const db_outlook_meta *meta,
+                        const char *why) {
+  store_run *sr = ctx;
+  (void)it;
+  (void)why;
+  if (!fc) {
+    sr->skipped++;
+    return;
+  }
+  sr->forecast++;
+  for (int i = 0; i < fc->n_scores; i++) {
+    const db_outlook_score *s = &fc->scores[i];
+    if (s->method != fc->method || !s->scored) continue;
+    sr->smape += s->acc.smape;
+    if (!isnan(s->acc.mase)) {
+      sr->mase += s->acc.mase;
+      sr->mase_n++;
+    }
+    sr->cover95 += s->acc.cover95 * (double)s->acc.points / 100;
+    sr->cover_points += s->acc.points;
+  }
+  if (sr->err) return;
+  char key[512];
+  db_outlook_key(meta->indicator, meta->orgunit, meta->dimkey, key, sizeof key);
+  json_t *doc = db_outlook_to_json(fc, meta);
+  sr->err = db_outlook_store_put(sr->ctx->store, key, doc);
+  json_decref(doc);
+  if (!sr->err && ++sr->pending >= 500) {
+    sr->err = db_store_commit(sr->ctx->store);
+    if (!sr->err) sr->err = db_store_begin(sr->ctx->store, 0);
+    sr->pending = 0;
+  }
+}
+
+static void show_progress(void *ctx, size_t done, size_t total) {
+  store_run *sr = ctx;
+  int64_t now = db_now_ms();
+  if (done < total && now - sr->prog->last_ms < 100) return;
+  sr->prog->last_ms = now;
+  draw_progress(sr->prog, done, total);
+}
+
+static int run_run(cli_ctx *ctx, int argc, char **argv) {
+  const cli_command *cmd = &cli_forecast_commands[1];
+  const char *indicators = NULL, *units = NULL, *threads_text = NULL, *horizon_text = NULL;
+  cli_option spec[] = {{"indicator", 1, &indicators}, {"unit", 1, &units}, {"threads", 1, &threads_text},
+                       {"horizon", 1, &horizon_text}, {0}};
+  int first;
+  int rc = cli_parse(cmd, argc, argv, spec, &first);
+  if (rc) return rc < 0 ? CLI_OK : rc;
+  if (first != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
+  int64_t threads = 0, h = 0;
+  if (threads_text && (db_parse_int64(threads_text, strlen(threads_text), &threads) || threads < 1 || threads > 256))
+    return cli_usage_error(cmd, "--threads %s: a whole number from 1 to 256", threads_text);
+  if (horizon_text &&
+      (db_parse_int64(horizon_text, strlen(horizon_text), &h) || h < 1 || h > DB_OUTLOOK_MAX_H))
+    return cli_usage_error(cmd, "--horizon %s: a whole number from 1 to %d", horizon_text, DB_OUTLOOK_MAX_H);
+  if ((rc = cli_open_catalog(ctx))) return rc;
+  int64_t started = db_now_ms();
+  db_diag d = DB_DIAG_INIT;
+  db_cube *cube = NULL;
+  db_outlook_list list = {0};
+  int err = db_outlook_list_series(ctx->store, &ctx->cat, indicators, units, started, &list, &d);
+  if (!err) err = db_cube_open(ctx->store, &ctx->cat, &cube, &d);
+  if (err) {
+    cli_print_problems(&d, NULL);
+    if (!d.count) fprintf(stderr, "databrain forecast run: %s\n", db_strerror(err));
+    db_diag_free(&d);
+    db_outlook_list_free(&list);
+    return cli_exit_code(err);
+  }
+  db_diag_free(&d);
+  const db_cube_version *v = db_cube_acquire(cube);
+  cli_progress prog;
+  cli_progress_init(&prog, ctx->quiet);
+  store_run sr = {ctx, &prog, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  db_outlook_job run = {v, &ctx->cat, &list, (int)threads, (int)h, started, keep_result, show_progress, &sr, NULL};
+  sr.err = db_store_begin(ctx->store, 0);
+  if (!sr.err) db_outlook_run(&run);
+  if (!sr.err)
+    sr.err = db_store_commit(ctx->store);
+  else
+    db_store_rollback(ctx->store);
+  cli_progress_end(&prog);
+  db_cube_release(v);
+  db_cube_close(cube);
+  db_outlook_list_free(&list);
+  if (sr.err) {
+    fprintf(stderr, "databrain forecast run: cannot store the forecasts: %s\n", db_strerror(sr.err));
+    return cli_exit_code(sr.err);
+  }
+  if (!ctx->quiet) {
+    double n = sr.forecast ? (double)sr.forecast : NAN;
+    printf("series=%zu forecast=%zu skipped=%zu smape=%.3f mase=%.3f coverage95=%.1f seconds=%.3f\n",
+           sr.forecast + sr.skipped, sr.forecast, sr.skipped, sr.smape / n,
+           sr.mase_n ? sr.mase / (double)sr.mase_n : NAN,
+           sr.cover_points ? 100 * sr.cover95 / (double)sr.cover_points : NAN,
+           (double)(db_now_ms() - started) / 1000.0);
+  }
+  return CLI_OK;
+}
+
+/* ---- forecast show ---- */
+
+/* The back-test table of a forecast record; the kept method is starred. */
+static void print_accuracy(const json_t *doc, db_fc_method kept) {
+  const json_t *bt = json_object_get(doc, "backtest"), *acc = json_object_get(doc, "accuracy"), *a;
+  size_t i;
+  printf("back-test, %lld steps ahead from %lld origins:\n", (long long)json_integer_value(json_object_get(bt, "horizon")),
+         (long long)json_integer_value(json_object_get(bt, "origins")));
+  printf("  %-8s %10s %10s %11s %11s %7s\n", "method", "smape", "mase", "coverage80", "coverage95", "points");
+  json_array_foreach(acc, i, a) {
+    const char *name = json_string_value(json_object_get(a, "method"));
+    double v[4];
+    static const char *const fields[4] = {"smape", "mase", "coverage80", "coverage95"};
+    for (int k = 0; k < 4; k++) {
+      const json_t *x = json_object_get(a, fields[k]);
+      v[k] = json_is_number(x) ? json_number_value(x) : NAN;
+    }
+    printf("%c %-8s %10.3f %10.3f %11.1f %11.1f %7lld\n", name && strcmp(name, db_fc_method_name(kept)) == 0 ? '*' : ' ',
+           name ? name : "?", v[0], v[1], v[2], v[3], (long long)json_integer_value(json_object_get(a, "points")));
+  }
+}
+
+static int run_show(cli_ctx *ctx, int argc, char **argv) {
+  const cli_command *cmd = &cli_forecast_commands[2];
+  const char *dims = "", *as_json = NULL;
+  cli_option spec[] = {{"dims", 1, &dims}, {"json", 0, &as_json}, {0}};
+  int first;
+  int rc = cli_parse(cmd, argc, argv, spec, &first);
+  if (rc) return rc < 0 ? CLI_OK : rc;
+  if (argc - first != 2) return cli_usage_error(cmd, "needs INDICATOR and ORGUNIT");
+  if ((rc = cli_open(ctx))) return rc;
+  char key[512];
+  db_outlook_key(argv[first], argv[first + 1], dims, key, sizeof key);
+  db_record r;
+  int err = db_store_record_get(ctx->store, DB_OUTLOOK_KIND, 0, key, &r);
+  if (err == DB_ENOTFOUND) {
+    fprintf(stderr, "databrain forecast show: no forecast of %s (run `databrain forecast run` first; a series "
+                    "needs at least %d observed values)\n", key, DB_OUTLOOK_MIN_OBS);
+    return CLI_NOT_FOUND;
+  }
+  if (err) {
+    fprintf(stderr, "databrain forecast show: %s\n", db_strerror(err));
+    return cli_exit_code(err);
+  }
+  json_t *doc = json_loads(r.body, 0, NULL);
+  db_outlook_fc fc;
+  db_outlook_meta meta;
+  char why[128];
+  if (as_json) {
+    printf("%s\n", r.body);
+  } else if (db_outlook_from_json(doc, &fc, &meta, why) == DB_OK) {
+    printf("%s  model: %s (%s)  origin: %s  fitted: %s\n", key, fc.fc.model, db_fc_method_name(fc.method),
+           json_string_value(json_object_get(doc, "origin")), json_string_value(json_object_get(doc, "fitted_at")));
+    printf("%-18s %14s %14s %14s %14s %14s\n", "period", "mean", "lo80", "hi80", "lo95", "hi95");
+    for (int k = 0; k < fc.fc.h; k++) {
+      char code[DB_PERIOD_CODE_MAX];
+      db_period p = db_period_add(&fc.origin, k + 1);
+      db_period_format(&p, code);
+      printf("%-18s %14.6g %14.6g %14.6g %14.6g %14.6g\n", code, fc.fc.mean[k], fc.fc.lo80[k], fc.fc.hi80[k],
+             fc.fc.lo95[k], fc.fc.hi95[k]);
+    }
+    print_accuracy(doc, fc.method);
+    db_outlook_fc_free(&fc);
+  } else {
+    fprintf(stderr, "databrain forecast show: %s\n", why);
+    err = DB_EINVAL;
+  }
+  json_decref(doc);
+  db_record_free(&r);
+  return err ? cli_exit_code(err) : CLI_OK;
 }

@@ -7,7 +7,8 @@
 
 static const cli_command *const tables[] = {cli_store_commands, cli_catalog_commands, cli_data_commands,
                                             cli_query_commands, cli_demo_commands,    cli_serve_commands,
-                                            cli_auth_commands,  cli_forecast_commands, cli_formula_commands};
+                                            cli_auth_commands,  cli_forecast_commands, cli_formula_commands,
+                                            cli_tasks_commands, cli_watch_commands, cli_quality_commands};
 
 static void usage(FILE *out) {
   fprintf(out,

@@ -55,6 +55,9 @@ int db_demo_load(db_store *s, const char *pack_dir, db_progress_fn progress, voi
   if (rc) goto done;
   db__demo_city_targets(&dm);
   if ((rc = store_targets(&dm))) goto done;
+  if ((rc = db__demo_tasks(&dm))) goto done;
+  if ((rc = db__demo_scenarios(&dm))) goto done;
+  if ((rc = db__demo_quality(&dm))) goto done;
   if (progress) progress(ctx, dm.rows, dm.bytes_total, dm.bytes_total);
 done:
   if (stats) *stats = dm.stats;

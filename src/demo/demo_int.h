@@ -81,6 +81,23 @@ void db__demo_city_targets(db__demo *dm);
 void db__demo_add_target(db__demo *dm, const char *indicator, const char *orgunit, const char *period,
                          const char *kind, double value, const char *source);
 
+/* ---- demo_tasks.c ---- */
+#define DB__DEMO_TASKS_DAY "2025-10-31" /* the demo's tasks are as of this day (the data's last month) */
+/* Writes the directives and tasks, evaluates them on the cube and publishes their statistics (after the
+ * data and the targets). Returns 0, or an error already reported. */
+int db__demo_tasks(db__demo *dm);
+
+/* ---- demo_scenarios.c ---- */
+/* The live-feed indicators the scenarios watch, then the four demo scenarios (the JSON files of data/scenarios,
+ * embedded): a scenario that does not check is reported with its file name; 0 or a store error. */
+int db__demo_scenarios(db__demo *dm);
+
+/* ---- demo_quality.c ---- */
+/* The holiday calendar, the reporting obligations over the ward panel with three months of submissions
+ * (on time, late, missing, one keying error) and the validation rules, judged (after the data). Returns 0,
+ * or an error already reported. */
+int db__demo_quality(db__demo *dm);
+
 /* ---- demo_pack.c ---- */
 typedef struct db__demo_csv {
   db__demo *dm;

@@ -43,6 +43,8 @@ struct db_derive {
   size_t n_cache, cap_cache, cells;
   uint64_t tick;
   db_derive_stats stats;
+  db_derive_forecaster forecaster; /* the provider of the forecast functions, NULL when none */
+  void *forecaster_ctx;
 };
 
 static void call_begin(db_derive *e, const db_cube_version *v, db__dcall *c);
@@ -205,6 +207,33 @@ void db_derive_note_commit(db_derive *e, uint64_t version, const db_obs_row *row
   db_map_free(&affected);
   db_map_free(&seen);
   db_free(changed);
+  pthread_mutex_unlock(&e->write);
+}
+
+void db_derive_set_forecaster(db_derive *e, db_derive_forecaster fn, void *ctx) {
+  pthread_mutex_lock(&e->write);
+  pthread_mutex_lock(&e->lock);
+  e->forecaster = fn;
+  e->forecaster_ctx = ctx;
+  pthread_mutex_unlock(&e->lock);
+  pthread_mutex_unlock(&e->write);
+  db_derive_forecasts_changed(e);
+}
+
+void db_derive_forecasts_changed(db_derive *e) {
+  pthread_mutex_lock(&e->write);
+  db__ddefs *df = e->defs; /* writers alone replace it, and `write` is held */
+  const char **users = db_malloc((df->n_derived ? df->n_derived : 1) * sizeof *users);
+  size_t n = 0;
+  for (size_t i = 0; i < df->n_derived; i++)
+    if (db_formula_uses_forecast(df->derived[i].f)) users[n++] = df->derived[i].code;
+  if (n) {
+    db_map affected = DB_MAP_INIT;
+    affected_of(df, users, n, &affected);
+    publish(e, NULL, NULL, &affected, 0);
+    db_map_free(&affected);
+  }
+  db_free(users);
   pthread_mutex_unlock(&e->write);
 }
 
@@ -414,7 +443,7 @@ static void call_begin(db_derive *e, const db_cube_version *v, db__dcall *c) {
     e->all_stamp = version;
     e->known = version;
   }
-  *c = (db__dcall){e, e->defs, e->plans, e->gen, v, version};
+  *c = (db__dcall){e, e->defs, e->plans, e->gen, v, version, e->forecaster, e->forecaster_ctx};
   atomic_fetch_add(&c->defs->refs, 1);
   atomic_fetch_add(&c->plans->refs, 1);
   pthread_mutex_unlock(&e->lock);

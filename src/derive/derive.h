@@ -93,6 +93,32 @@ int db_derive_load_targets(db_derive *e, db_store *s);
  * db_cube_set_catalog is noted with n = 0 (after db_derive_set_catalog with the same catalog). */
 void db_derive_note_commit(db_derive *e, uint64_t version, const db_obs_row *rows, size_t n);
 
+/* ---- forecasts ----
+ * The formula functions forecast, lower, upper and p_miss_target read forecasts from a provider the
+ * application installs (the server's forecast service, over outlook/outlook.h), so that this module does
+ * not depend on how forecasts are made or kept. Without a provider those functions are evaluation errors. */
+
+/* One question to the provider: `what` (formula.h db_formula_fc_what) of the series (indicator, unit code,
+ * dimension key) at the n_periods periods from `first`; for DB_FORMULA_FC_P_MISS, plans[k] is the plan of
+ * the indicator at the unit for the year of period first + k (NAN when there is none). The provider fills
+ * out[0..n_periods) (it comes filled with NAN, which stays where it has nothing to say) and returns 0 or a
+ * DB_E* code. It is called on the evaluating thread, concurrently from several threads. */
+typedef struct db_derive_fc_query {
+  int what;
+  const char *indicator, *unit, *dimkey;
+  db_period first;
+  size_t n_periods;
+  const double *plans;
+} db_derive_fc_query;
+typedef int (*db_derive_forecaster)(void *ctx, const db_derive_fc_query *q, double *out);
+
+/* Installs the provider (fn NULL removes it); ctx is passed back to it. Cached values of derived indicators
+ * that use forecasts are dropped. */
+void db_derive_set_forecaster(db_derive *e, db_derive_forecaster fn, void *ctx);
+/* Tells the engine that forecasts changed (a refit): cached values of the derived indicators whose formula
+ * uses a forecast function, and of those that read them, are dropped. */
+void db_derive_forecasts_changed(db_derive *e);
+
 /* ---- questions ---- */
 
 /* 1 when `code` is a derived indicator of the engine's catalog (has a formula), else 0. */

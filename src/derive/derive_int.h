@@ -91,6 +91,8 @@ typedef struct db__dcall {
   uint64_t gen; /* the engine's generation of (defs, plans) */
   const db_cube_version *v;
   uint64_t version;
+  db_derive_forecaster forecaster; /* the provider of forecasts when the call began, NULL when none */
+  void *forecaster_ctx;
 } db__dcall;
 
 /* The formula source over the call's cube version (fetch, targets, children, unit); ctx is the call. */

@@ -1,7 +1,8 @@
 /* derive_source.c - the data a formula reads, from one cube version (derive_int.h): an indicator's value
  * for a unit is its stored value, else its roll-up over the unit's children; a coarser period is rolled
  * up over time; a derived input is evaluated by the engine (cached like any derived value); plan() reads
- * the engine's plans; children and pinned units come from the version's unit tree. */
+ * the engine's plans; children and pinned units come from the version's unit tree; the forecast functions
+ * ask the engine's forecast provider, one unit at a time, with the plans of the periods' years. */
 #include <math.h>
 #include <string.h>
 
@@ -15,11 +16,12 @@ static int targets(void *ctx, const char *indicator, const int64_t *units, size_
                    size_t n_years, double *out, db_diag *d);
 static size_t children(void *ctx, int64_t unit, const int64_t **list);
 static int unit_of(void *ctx, const char *code, int64_t *unit);
+static int forecasts(void *ctx, const db_formula_fc_query *q, double *out, db_diag *d);
 static int fetch_stored(db__dcall *c, int64_t ind, const db_formula_fetch *q, double *out);
 static int fetch_coarser(db__dcall *c, int64_t ind, const db_formula_fetch *q, double *out);
 
 void db__dsource(db__dcall *c, db_formula_source *src) {
-  *src = (db_formula_source){c, fetch, targets, children, unit_of};
+  *src = (db_formula_source){c, fetch, targets, children, unit_of, forecasts};
 }
 
 static int fetch(void *ctx, const db_formula_fetch *q, double *out, db_diag *d) {
@@ -103,4 +105,30 @@ static int unit_of(void *ctx, const char *code, int64_t *unit) {
   if (u < 0) return DB_ENOTFOUND;
   *unit = u;
   return 0;
+}
+
+static int forecasts(void *ctx, const db_formula_fc_query *q, double *out, db_diag *d) {
+  db__dcall *c = ctx;
+  if (!c->forecaster)
+    return db_diag_add(d, 0, 0, NULL, DB_EUNSUPPORTED, "no forecasts are available here (%s)", q->indicator);
+  double *plans = NULL;
+  int rc = 0;
+  if (q->what == DB_FORMULA_FC_P_MISS) {
+    plans = db_malloc(q->n_periods * sizeof *plans);
+    for (size_t k = 0; k < q->n_periods; k++) plans[k] = NAN;
+  }
+  for (size_t u = 0; u < q->n_units && !rc; u++) {
+    const char *code = db_cube_unit_code(c->v, q->units[u]);
+    if (!code) continue;
+    for (size_t k = 0; plans && k < q->n_periods; k++) {
+      db_period p = db_period_add(&q->first, (int64_t)k), year;
+      plans[k] = NAN;
+      if (db_period_containing(&p, DB_PT_YEAR, 0, &year) == 0)
+        targets(c, q->indicator, &q->units[u], 1, year.ord, 1, &plans[k], d);
+    }
+    db_derive_fc_query one = {q->what, q->indicator, code, q->dimkey, q->first, q->n_periods, plans};
+    rc = c->forecaster(c->forecaster_ctx, &one, out + u * q->n_periods);
+  }
+  db_free(plans);
+  return rc;
 }

@@ -660,6 +660,8 @@ static void simulate(const db_ets_model *mod, const ets_par *p, int h, db_fc_for
     out->lo80[i] = quantile(v, paths, 0.10);
     out->hi80[i] = quantile(v, paths, 0.90);
     out->hi95[i] = quantile(v, paths, 0.975);
+    out->lo99[i] = quantile(v, paths, 0.005);
+    out->hi99[i] = quantile(v, paths, 0.995);
   }
   db_free(sims);
 }

@@ -9,6 +9,7 @@
 
 #define DB_FC__Z80 1.2815515655446004 /* qnorm(0.90) */
 #define DB_FC__Z95 1.959963984540054  /* qnorm(0.975) */
+#define DB_FC__Z99 2.5758293035489004 /* qnorm(0.995) */
 #define DB_FC__NM_MAX_DIM 8
 #define DB_FC__BAD 1e100 /* the objective's value where parameters do not fit the data */
 
@@ -27,7 +28,7 @@ double db_fc__minimize(double (*f)(const double *x, void *ctx), void *ctx, int d
  * DB_FC__ETS_CANDIDATES); returns how many could be fitted. */
 int db_fc__ets_candidates(const double *y, size_t n, int m, db_ets_model *out);
 
-/* Allocates out's five arrays for h steps (zeroed) and names the model. */
+/* Allocates out's seven arrays for h steps (zeroed) and names the model. */
 void db_fc__alloc(db_fc_forecast *out, int h, const char *model);
 
 /* Sets mean[i] +/- z * sd[i] bounds of the forecast from the standard deviations sd[0..h). */

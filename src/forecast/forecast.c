@@ -84,7 +84,8 @@ int db_forecast(const double *y, size_t n, int m, db_fc_method method, int h, db
 static void constant(double value, int h, db_fc_forecast *out) {
   db_fc__alloc(out, h, "Constant");
   for (int i = 0; i < h; i++)
-    out->mean[i] = out->lo80[i] = out->hi80[i] = out->lo95[i] = out->hi95[i] = value;
+    out->mean[i] = out->lo80[i] = out->hi80[i] = out->lo95[i] = out->hi95[i] = out->lo99[i] = out->hi99[i] =
+        value;
 }
 
 /* Random walk: the last value, with standard deviation sigma sqrt(h) from the one-step differences. */
@@ -146,6 +147,8 @@ static void akaike_ets(const double *y, const double *filled, size_t n, int m, i
       out->hi80[k] += share * f.hi80[k];
       out->lo95[k] += share * f.lo95[k];
       out->hi95[k] += share * f.hi95[k];
+      out->lo99[k] += share * f.lo99[k];
+      out->hi99[k] += share * f.hi99[k];
     }
     db_fc_forecast_free(&f);
   }
@@ -293,10 +296,10 @@ static void adjusted(const double *y, size_t n, int m, int kind, int h, db_fc_fo
       break;
   }
   if (!index) return;
-  double *arrays[5] = {out->mean, out->lo80, out->hi80, out->lo95, out->hi95};
+  double *arrays[7] = {out->mean, out->lo80, out->hi80, out->lo95, out->hi95, out->lo99, out->hi99};
   for (int i = 0; i < h; i++) {
     double s = index[(n + (size_t)i) % (size_t)m];
-    for (int a = 0; a < 5; a++) arrays[a][i] = mult ? arrays[a][i] * s : arrays[a][i] + s;
+    for (int a = 0; a < 7; a++) arrays[a][i] = mult ? arrays[a][i] * s : arrays[a][i] + s;
   }
   size_t len = strlen(out->model);
   snprintf(out->model + len, sizeof out->model - len, ", seasonally adjusted");
@@ -326,6 +329,8 @@ static void combo(const double *y, const double *filled, size_t n, int m, int h,
     out->hi80[i] = median3(p[0].hi80[i], p[1].hi80[i], p[2].hi80[i]) + spread;
     out->lo95[i] = median3(p[0].lo95[i], p[1].lo95[i], p[2].lo95[i]) - spread;
     out->hi95[i] = median3(p[0].hi95[i], p[1].hi95[i], p[2].hi95[i]) + spread;
+    out->lo99[i] = median3(p[0].lo99[i], p[1].lo99[i], p[2].lo99[i]) - spread;
+    out->hi99[i] = median3(p[0].hi99[i], p[1].hi99[i], p[2].hi99[i]) + spread;
   }
   for (int k = 0; k < 3; k++) db_fc_forecast_free(&p[k]);
 }

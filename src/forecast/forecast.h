@@ -37,7 +37,7 @@
  * simulated (fixed seed, 1,000 paths) for models with a multiplicative season; naive, snaive and the
  * Theta methods have analytic normal intervals.
  *
- * Ownership: a db_fc_forecast owns one block for its five arrays; db_fc_forecast_free releases it.
+ * Ownership: a db_fc_forecast owns one block for its seven arrays; db_fc_forecast_free releases it.
  * Everything else is plain data. Thread-safety: no global state (simulations seed themselves), so
  * threads may fit different series at the same time. Failures are DB_EINVAL with the reason in `why`
  * (a 128-byte buffer, may be NULL); no function aborts on bad data or returns NaN forecasts. */
@@ -66,10 +66,11 @@ typedef enum db_fc_method {
 const char *db_fc_method_name(db_fc_method m);
 int db_fc_method_parse(const char *name, db_fc_method *out);
 
-/* A forecast of h steps: mean and the bounds of the 80% and 95% prediction intervals. */
+/* A forecast of h steps: mean and the bounds of the 80%, 95% and 99% prediction intervals. */
 typedef struct db_fc_forecast {
   int h;
   double *mean, *lo80, *hi80, *lo95, *hi95; /* h values each, in one block owned by the forecast */
+  double *lo99, *hi99;                      /* (99%: what an anomaly falls outside of) */
   char model[DB_FC_MODEL_MAX];              /* what made it: "ETS(M,Ad,N)", "Theta, seasonally adjusted" */
 } db_fc_forecast;
 

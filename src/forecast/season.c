@@ -21,13 +21,15 @@ int db_fc__fail(char why[128], const char *fmt, ...) {
 }
 
 void db_fc__alloc(db_fc_forecast *out, int h, const char *model) {
-  double *block = db_calloc((size_t)h * 5, sizeof *block);
+  double *block = db_calloc((size_t)h * 7, sizeof *block);
   out->h = h;
   out->mean = block;
   out->lo80 = block + h;
   out->hi80 = block + 2 * h;
   out->lo95 = block + 3 * h;
   out->hi95 = block + 4 * h;
+  out->lo99 = block + 5 * h;
+  out->hi99 = block + 6 * h;
   snprintf(out->model, sizeof out->model, "%s", model);
 }
 
@@ -43,6 +45,8 @@ void db_fc__normal_bounds(db_fc_forecast *f, const double *sd) {
     f->hi80[i] = f->mean[i] + DB_FC__Z80 * sd[i];
     f->lo95[i] = f->mean[i] - DB_FC__Z95 * sd[i];
     f->hi95[i] = f->mean[i] + DB_FC__Z95 * sd[i];
+    f->lo99[i] = f->mean[i] - DB_FC__Z99 * sd[i];
+    f->hi99[i] = f->mean[i] + DB_FC__Z99 * sd[i];
   }
 }
 

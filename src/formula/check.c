@@ -45,6 +45,10 @@ static const fn_sig FNS[DB__F_COUNT] = {
     [DB__F_ABS] = {"abs", "n", 1, DB_FT_NUMBER, 0, 0, NULL},
     [DB__F_ROUND] = {"round", "ni", 1, DB_FT_NUMBER, -10, 10, NULL},
     [DB__F_PLAN] = {"plan", "r", 1, DB_FT_NUMBER, 0, 0, "whose targets it reads"},
+    [DB__F_FORECAST] = {"forecast", "ri", 2, DB_FT_NUMBER, 0, DB_FORMULA_MAX_LAG, "whose forecast it reads"},
+    [DB__F_LOWER] = {"lower", "ri", 2, DB_FT_NUMBER, 0, DB_FORMULA_MAX_LAG, "whose forecast it reads"},
+    [DB__F_UPPER] = {"upper", "ri", 2, DB_FT_NUMBER, 0, DB_FORMULA_MAX_LAG, "whose forecast it reads"},
+    [DB__F_P_MISS_TARGET] = {"p_miss_target", "r", 1, DB_FT_NUMBER, 0, 0, "whose forecast and plan it reads"},
 };
 
 typedef struct checker {
@@ -91,6 +95,7 @@ int db_formula_check(db_formula *f, const db_catalog *cat, db_diag *d) {
   f->deps = NULL;
   f->n_deps = 0;
   f->has_periodicity = 0;
+  f->uses_forecast = 0;
   checker c = {f, cat, d, 0, NULL, NULL, 0, 0};
   db_ftype t = check_node(&c, f->root, 0);
   if (c.errors) {
@@ -261,6 +266,7 @@ static db_ftype check_call(checker *c, db__fnode *n) {
     return 0;
   }
   n->fn = fn;
+  c->f->uses_forecast |= fn >= DB__F_FORECAST && fn <= DB__F_P_MISS_TARGET;
   const fn_sig *sig = &FNS[fn];
   int ok = check_arity(c, n, sig);
   db_ftype branches = 0;
@@ -284,8 +290,8 @@ static db_ftype check_call(checker *c, db__fnode *n) {
       n->args[0]->agg_time != DB_AGG_MAX)
     return problem(c, n->args[0]->pos, "indicator %s has no temporal rule (sum, avg, last, min, max) for ytd",
                    n->args[0]->name);
-  if (fn == DB__F_PLAN && n->args[0]->n_sel)
-    return problem(c, n->args[0]->sel[0].dim_pos, "plan reads targets, which have no dimension items");
+  if ((fn == DB__F_PLAN || fn == DB__F_P_MISS_TARGET) && n->args[0]->n_sel)
+    return problem(c, n->args[0]->sel[0].dim_pos, "%s reads targets, which have no dimension items", sig->name);
   return sig->result ? sig->result : branches;
 }
 

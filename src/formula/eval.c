@@ -42,6 +42,7 @@ static int eval_yoy(ectx *e, const db__fnode *n, const rng *r, double **out);
 static int eval_ytd(ectx *e, const db__fnode *n, const rng *r, double **out);
 static int eval_plan(ectx *e, const db__fnode *n, const rng *r, double **out);
 static int eval_children(ectx *e, const db__fnode *n, const rng *r, double **out);
+static int eval_forecast(ectx *e, const db__fnode *n, const rng *r, double **out);
 typedef struct ranked { /* a unit's value at one period */
   double v;
   size_t u;
@@ -221,6 +222,11 @@ static int eval_call(ectx *e, const db__fnode *n, const rng *r, double **out) {
     case DB__F_SUM_CHILDREN:
     case DB__F_AVG_CHILDREN:
       return eval_children(e, n, r, out);
+    case DB__F_FORECAST:
+    case DB__F_LOWER:
+    case DB__F_UPPER:
+    case DB__F_P_MISS_TARGET:
+      return eval_forecast(e, n, r, out);
     case DB__F_MINMAX:
     case DB__F_ZSCORE:
     case DB__F_RANK: {
@@ -382,6 +388,47 @@ static int eval_plan(ectx *e, const db__fnode *n, const rng *r, double **out) {
     }
   }
   grid_free(e, tv, n_units, years);
+  if (rc) {
+    grid_free(e, g, r->n_units, r->n);
+    return rc;
+  }
+  *out = g;
+  return 0;
+}
+
+/* forecast(X, h), lower(X, h), upper(X, h): the source's forecasts of X for the range moved h periods
+ * ahead; p_miss_target(X): its probabilities of missing the plan of each period's year. Only the periods
+ * on the calendar are asked for; a pinned X asks for its unit and copies it to every row. */
+static int eval_forecast(ectx *e, const db__fnode *n, const rng *r, double **out) {
+  static const db_formula_fc_what whats[] = {DB_FORMULA_FC_MEAN, DB_FORMULA_FC_LOWER, DB_FORMULA_FC_UPPER,
+                                             DB_FORMULA_FC_P_MISS};
+  int rc = n->fn == DB__F_P_MISS_TARGET ? within_year(e, n) : 0;
+  if (rc) return rc;
+  if (!e->src->forecast)
+    return problem(e, n->pos, DB_EUNSUPPORTED, "the data source has no forecasts for %s()", n->name);
+  const db__fnode *ref = n->args[0];
+  int64_t ahead = n->fn == DB__F_P_MISS_TARGET ? 0 : (int64_t)n->args[1]->num, pin = 0;
+  double *g = grid_new(e, n, r->n_units, r->n);
+  if (!g) return DB_ETOOBIG;
+  for (size_t k = 0; k < r->n_units * r->n; k++) g[k] = NAN;
+  int64_t first = r->first + ahead, a = first > e->lo ? first : e->lo, b = first + (int64_t)r->n - 1;
+  if (b > e->hi) b = e->hi;
+  size_t n_units = ref->unit ? 1 : r->n_units, inner = a <= b ? (size_t)(b - a + 1) : 0;
+  double *buf = inner ? grid_new(e, n, n_units, inner) : NULL;
+  if (inner && !buf) rc = DB_ETOOBIG;
+  if (!rc && inner && ref->unit) rc = pinned_unit(e, ref, &pin);
+  if (!rc && inner) {
+    for (size_t k = 0; k < n_units * inner; k++) buf[k] = NAN;
+    db_formula_fc_query q = {whats[n->fn - DB__F_FORECAST], ref->name, ref->dimkey, ref->unit ? &pin : r->units,
+                             n_units, period_at(e, a), inner};
+    rc = e->src->forecast(e->src->ctx, &q, buf, e->d);
+  }
+  for (size_t u = 0; !rc && u < r->n_units; u++)
+    for (size_t p = 0; p < inner; p++) {
+      double v = buf[(ref->unit ? 0 : u) * inner + p];
+      g[u * r->n + (size_t)(a - first) + p] = isfinite(v) ? v : NAN;
+    }
+  grid_free(e, buf, n_units, inner);
   if (rc) {
     grid_free(e, g, r->n_units, r->n);
     return rc;

@@ -155,6 +155,8 @@ size_t db_formula_deps(const db_formula *f, const char *const **codes) {
   return f->n_deps;
 }
 
+int db_formula_uses_forecast(const db_formula *f) { return f->type && f->uses_forecast; }
+
 int db_formula_periodicity(const db_formula *f, db_period_type *type, int *span) {
   if (!f->has_periodicity) return DB_ENOTFOUND;
   *type = f->periodicity;

@@ -45,7 +45,16 @@
  *   plan(X)           the target of kind "plan" of indicator X for the unit and the year containing
  *                     the period (for a week, its ISO year). X is an indicator reference without
  *                     dimension items.
- * yoy, ytd and plan need periods within a year (not multi-year plans). The indicators one formula reads
+ *   forecast(X, h)    the stored forecast of X (outlook/outlook.h) for the period h periods after the cell's
+ *                     (h a whole constant 0..DB_FORMULA_MAX_LAG): at the last observed period, forecast(X, 1)
+ *                     is the next period's forecast; forecast(X, 0) shows the forecast over future periods.
+ *                     Missing for periods the forecast does not cover (the observed past, beyond its
+ *                     horizon) and for series without a forecast. X is an indicator reference.
+ *   lower(X, h), upper(X, h)   the bounds of the same forecast's 95% prediction interval.
+ *   p_miss_target(X)  the probability (0..1) that X misses its plan (plan(X)) for the year containing the
+ *                     period, from the forecast of the rest of that year (outlook.h says how). Missing
+ *                     when there is no plan, no forecast, or it cannot be said.
+ * yoy, ytd, plan and p_miss_target need periods within a year (not multi-year plans). The indicators one formula reads
  * share one periodicity (plan() aside), which becomes the formula's (db_formula_periodicity).
  *
  * Positions: every problem carries the 1-based column of the token it is about (byte offset in its
@@ -152,6 +161,9 @@ const char *db_ftype_name(db_ftype t); /* "number", "boolean", "constant" */
 /* The distinct indicator codes a checked formula reads (plan() included), sorted; *codes points into
  * the formula. Returns how many. */
 size_t db_formula_deps(const db_formula *f, const char *const **codes);
+/* 1 when a checked formula calls forecast, lower, upper or p_miss_target (its values change when the
+ * forecasts do), else 0. */
+int db_formula_uses_forecast(const db_formula *f);
 /* The periodicity of the indicators a checked formula reads: 0, or DB_ENOTFOUND when it reads none
  * (outside plan()). */
 int db_formula_periodicity(const db_formula *f, db_period_type *type, int *span);
@@ -174,6 +186,26 @@ typedef struct db_formula_fetch {
   size_t n_periods;
 } db_formula_fetch;
 
+/* What a forecast function asks for: the forecast's mean, the bounds of its 95% interval, or the
+ * probability of missing the plan of the period's year. */
+typedef enum db_formula_fc_what {
+  DB_FORMULA_FC_MEAN = 1,
+  DB_FORMULA_FC_LOWER,
+  DB_FORMULA_FC_UPPER,
+  DB_FORMULA_FC_P_MISS,
+} db_formula_fc_what;
+
+/* A request for forecasts: `what` of `indicator` (dimension key `dimkey`) for units[0..n_units) at the
+ * n_periods periods from `first` (for forecast(X, h), the cell's periods already moved h ahead). */
+typedef struct db_formula_fc_query {
+  db_formula_fc_what what;
+  const char *indicator, *dimkey;
+  const int64_t *units;
+  size_t n_units;
+  db_period first;
+  size_t n_periods;
+} db_formula_fc_query;
+
 /* Where the data comes from; the caller implements it (the cube, a store reader, a test). Every
  * callback is called on the evaluating thread during db_formula_eval only, with `ctx`. Units are the
  * caller's handles (an index into its catalog, a store id): the evaluator only passes them back.
@@ -195,6 +227,9 @@ typedef struct db_formula_source {
   /* The handle of the unit with code `code` (for X@CODE): 0, or DB_ENOTFOUND. NULL: pinning is an
    * evaluation error. */
   int (*unit)(void *ctx, const char *code, int64_t *unit);
+  /* Fills out[u * q->n_periods + p] (out comes filled with NAN) with forecasts (see db_formula_fc_query).
+   * NULL: the forecast functions are an evaluation error. */
+  int (*forecast)(void *ctx, const db_formula_fc_query *q, double *out, db_diag *d);
 } db_formula_source;
 
 /* The cells to compute: rows are units[0..n_units), columns the n_periods periods from `first`. */
@@ -213,8 +248,8 @@ typedef struct db_formula_grid {
  * sum_children and avg_children). Returns 0; DB_EINVAL for an unchecked formula, a period range off the
  * calendar or a function the period type does not have (yoy, ytd and plan on multi-year periods);
  * DB_ETOOBIG when more than max_cells cells are needed at once; DB_ENOTFOUND for a pinned unit the
- * source does not know; DB_EUNSUPPORTED for plan() or a pinned unit when the source has no such
- * callback; or a source's error code. Problems go to d with the column of the formula
+ * source does not know; DB_EUNSUPPORTED for plan(), a pinned unit or a forecast function when the source has
+ * no such callback; or a source's error code. Problems go to d with the column of the formula
  * they are about. Thread-safe for concurrent calls on one formula. */
 int db_formula_eval(const db_formula *f, const db_formula_source *src, const db_formula_grid *grid,
                     double *out, db_diag *d);

@@ -70,6 +70,7 @@ struct db_formula {
   db_ftype type; /* 0 until checked */
   const char **deps;
   size_t n_deps;
+  int uses_forecast; /* calls forecast, lower, upper or p_miss_target */
   int has_periodicity;
   db_period_type periodicity;
   int span;
@@ -100,6 +101,10 @@ typedef enum db__ffn {
   DB__F_ABS,
   DB__F_ROUND,
   DB__F_PLAN,
+  DB__F_FORECAST,
+  DB__F_LOWER,
+  DB__F_UPPER,
+  DB__F_P_MISS_TARGET,
   DB__F_COUNT
 } db__ffn;
 

@@ -37,6 +37,7 @@
 #include "base/mem.h"
 #include "base/text.h"
 #include "http/h_util.h"
+#include "http/xlsx.h"
 #include "http/handlers.h"
 
 #define MAX_CELLS 2000000
@@ -292,7 +293,8 @@ int db_h_analytics(db_req *r, db_resp *w) {
   int has_from, has_to, rc = 0;
   int64_t parent, limit = DEFAULT_PAGE, offset = 0, rows = 0;
   const char *cursor = db_req_query(r, "cursor"), *transforms = db_req_query(r, "transforms");
-  grid_page pg = {.cat = r->cat, .json = strcmp(db_req_format(r), "csv") != 0};
+  int xlsx = db__h_wants_xlsx(r); /* the CSV table, as a workbook */
+  grid_page pg = {.cat = r->cat, .json = !xlsx && strcmp(db_req_format(r), "csv") != 0};
   if (read_codes(r, w, "indicator", "indicator", 1, &inds) ||
       read_codes(r, w, "orgunit", "org unit", 0, &units) || read_parent(r, w, &parent) ||
       read_period(r, w, "from", &from, &has_from) || read_period(r, w, "to", &to, &has_to) ||
@@ -371,8 +373,13 @@ int db_h_analytics(db_req *r, db_resp *w) {
     if (next[0]) db_buf_printf(&pg.out, ",\"next_cursor\":\"%s\"", next);
     db_buf_putc(&pg.out, '}');
   }
-  if (next[0]) db_resp_header(w, "Next-Cursor", next);
-  db_resp_text(w, 200, pg.json ? "application/json" : DB__H_CSV, pg.out.data, pg.out.len);
+  if (xlsx) {
+    static const char *const text_columns[] = {"indicator", "orgunit", "period", "status", NULL};
+    rc = db__h_answer_xlsx(w, pg.out.data, pg.out.len, "analytics", text_columns);
+  } else {
+    db_resp_text(w, 200, pg.json ? "application/json" : DB__H_CSV, pg.out.data, pg.out.len);
+  }
+  if (!rc && next[0]) db_resp_header(w, "Next-Cursor", next);
 done:
   page_free(&pg);
   db_free(inds.at);
@@ -410,7 +417,7 @@ int db_h_rank(db_req *r, db_resp *w) {
   db_diag d = DB_DIAG_INIT;
   c.diag = &d;
   int64_t n = db_analytics_rank(&c, (size_t)(ind - r->cat->indicators), units.at, units.n, &p, t, ranked);
-  int rc = 0, json = strcmp(db_req_format(r), "csv") != 0;
+  int rc = 0, xlsx = db__h_wants_xlsx(r), json = !xlsx && strcmp(db_req_format(r), "csv") != 0;
   db_buf b = DB_BUF_INIT;
   if (n < 0) {
     db_resp_error(w, (int)n, "the ranking cannot be computed", &d);
@@ -452,7 +459,12 @@ int db_h_rank(db_req *r, db_resp *w) {
     db_buf_puts(&b, json ? "}" : "\n");
   }
   if (json) db_buf_printf(&b, "],\"without_value\":%lld}", (long long)((int64_t)units.n - n));
-  db_resp_text(w, 200, json ? "application/json" : DB__H_CSV, b.data, b.len);
+  if (xlsx) {
+    static const char *const text_columns[] = {"orgunit", "name", NULL};
+    rc = db__h_answer_xlsx(w, b.data, b.len, "rank", text_columns);
+  } else {
+    db_resp_text(w, 200, json ? "application/json" : DB__H_CSV, b.data, b.len);
+  }
 done:
   db_buf_free(&b);
   db_diag_free(&d);

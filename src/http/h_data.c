@@ -124,7 +124,8 @@ int db_h_data_post(db_req *r, db_resp *w) {
   db_ingest_result res;
   db_batch_summary first = {0};
   db_store *s = db_app_write_begin(r->app);
-  int rc = db_ingest_buffer(s, r->cat, r->body, r->body_len, format, &info, may_write, r, &d, &res);
+  const char *reason = db_req_header(r, "X-Change-Reason"); /* needed to change approved values (ingest.h) */
+  int rc = db_ingest_buffer(s, r->cat, r->body, r->body_len, format, &info, reason, may_write, r, &d, &res);
   int replayed = rc == DB_EEXIST;
   if (replayed) rc = db_store_batch_find(s, key, &first);
   else if (!rc) {

@@ -56,12 +56,17 @@ const char *db_req_header(const db_req *r, const char *name);
  * "geojson" for ?format=geojson, else "json". */
 const char *db_req_format(const db_req *r);
 
+typedef struct db_stream db_stream;
+typedef struct db_stream_ops db_stream_ops;
+
 typedef struct db_resp {
   int status;
   char *content_type;
   db_buf body;
   char **headers; /* "Name: value" strings */
   size_t n_headers;
+  const db_stream_ops *stream; /* a streamed answer (db_resp_stream): the body comes from stream->read */
+  void *stream_ctx;
 } db_resp;
 
 /* Answers with a JSON document (stolen: the response takes the reference). */
@@ -76,6 +81,24 @@ void db_resp_header(db_resp *w, const char *name, const char *value);
 void db_resp_problem(db_resp *w, int status, const char *title, const char *detail, const db_diag *problems);
 /* The problem answer of a DB_E* error code (status from db_http_status). */
 void db_resp_error(db_resp *w, int err, const char *detail, const db_diag *problems);
+
+/* ---- streamed answers (Server-Sent Events) ----
+ * A handler may answer with a body that arrives over time: the server calls ops->read on a worker thread
+ * whenever the client can take more; read never blocks: it returns the bytes it wrote into buf (> 0), 0
+ * when nothing is ready (the server then parks the connection, using no thread, until db_stream_wake or
+ * db_streams_wake_all), or -1 to end the answer. ops->close runs once when the answer ends (the client
+ * left, read ended it, or the server stops: on SIGTERM every stream ends at once, so that open streams do
+ * not hold the shutdown). The db_stream handle given to read stays valid until close returns. */
+struct db_stream_ops {
+  long (*read)(void *ctx, db_stream *s, char *buf, size_t max);
+  void (*close)(void *ctx);
+};
+/* Answers `status` with a streamed body of content_type (no ETag; chunked). ctx goes to ops. */
+void db_resp_stream(db_resp *w, int status, const char *content_type, const db_stream_ops *ops, void *ctx);
+/* Has the server call the stream's read again soon. Thread-safe. */
+void db_stream_wake(db_stream *s);
+/* Wakes every open stream of the process (new events, a heartbeat). Thread-safe. */
+void db_streams_wake_all(void);
 
 /* Serialises writes: returns the writer store handle, holding the app's write lock until
  * db_app_write_end. After a catalog change, call db_app_catalog_changed before db_app_write_end so

@@ -15,8 +15,10 @@
  *   4. the complete request goes to the route's handler with this thread's read handle, the current
  *      catalog snapshot and the cube version that goes with it; its answer gets an ETag (GET), is turned into 304 when If-None-Match matches,
  *      and is sent. A handler that fails is logged and answered with a problem.
- * SIGTERM or SIGINT: stop accepting (MHD_quiesce_daemon), let requests in flight finish (answers then
- * carry "Connection: close"), stop the daemon, close the store handles. */
+ * A streamed answer (http.h db_resp_stream: the event stream) is produced piece by piece; its connection
+ * is suspended while it has nothing to send.
+ * SIGTERM or SIGINT: stop accepting (MHD_quiesce_daemon), end the streamed answers, let requests in flight
+ * finish (answers then carry "Connection: close"), stop the daemon, close the store handles. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -35,6 +37,7 @@
 #include "base/map.h"
 #include "base/mem.h"
 #include "http/http_int.h"
+#include "http/static.h"
 
 #define SESSION_COOKIE "databrain_session"
 #define CONNECTION_LIMIT 1024
@@ -83,6 +86,7 @@ static int64_t now_us(void) {
 }
 
 static void resp_free(db_resp *w) {
+  if (w->stream && w->stream->close) w->stream->close(w->stream_ctx); /* a stream never sent */
   db_free(w->content_type);
   db_buf_free(&w->body);
   for (size_t i = 0; i < w->n_headers; i++) db_free(w->headers[i]);
@@ -280,6 +284,7 @@ static int check_route(server *srv, request *rq, struct MHD_Connection *c, const
   char allow[128];
   int match = db_router_match(&rq->ex.uri, method, &route, rq->params, allow, sizeof allow);
   if (match == 404) {
+    if (db_static_answer(method, rq->ex.uri.path, no)) return 1; /* the dashboard (static.h) */
     db_resp_problem(no, 404, "not found", "no route matches this path", NULL);
     return 1;
   }
@@ -348,6 +353,108 @@ static void prepare(server *srv, request *rq, struct MHD_Connection *c, const ch
   if (declared > 0) db_buf_reserve(&rq->body, (size_t)declared); /* within max_body_bytes: checked */
 }
 
+/* ---- streamed answers (http.h db_resp_stream) ----
+ * A stream's read runs on the connection's worker thread. When it has nothing to send, the connection
+ * is suspended (MHD_suspend_connection: no thread waits on it) until db_stream_wake resumes it. Every open
+ * stream is in one process-wide list, so that db_streams_wake_all reaches them all and a stopping server
+ * ends them all (streams_closing). Locks: the list's lock, then a stream's; libmicrohttpd's own locks are
+ * taken only inside those (suspend, resume), never the other way round. */
+struct db_stream {
+  const db_stream_ops *ops;
+  void *ctx;
+  struct MHD_Connection *conn;
+  pthread_mutex_t lock;
+  int parked, woken;
+  db_stream *prev, *next;
+};
+
+static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
+static db_stream *streams_head;
+static atomic_int streams_closing;
+
+void db_resp_stream(db_resp *w, int status, const char *content_type, const db_stream_ops *ops, void *ctx) {
+  w->status = status;
+  db_free(w->content_type);
+  w->content_type = db_strdup(content_type);
+  w->stream = ops;
+  w->stream_ctx = ctx;
+}
+
+void db_stream_wake(db_stream *s) {
+  pthread_mutex_lock(&s->lock);
+  s->woken = 1;
+  if (s->parked) {
+    s->parked = 0;
+    MHD_resume_connection(s->conn);
+  }
+  pthread_mutex_unlock(&s->lock);
+}
+
+void db_streams_wake_all(void) {
+  pthread_mutex_lock(&streams_lock);
+  for (db_stream *s = streams_head; s; s = s->next) db_stream_wake(s);
+  pthread_mutex_unlock(&streams_lock);
+}
+
+/* Ends every stream: their next read ends the answer (the server is stopping). */
+static void streams_close_all(void) {
+  atomic_store(&streams_closing, 1);
+  db_streams_wake_all();
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  db_stream *s = cls;
+  (void)pos;
+  if (atomic_load(&streams_closing)) return MHD_CONTENT_READER_END_OF_STREAM;
+  pthread_mutex_lock(&s->lock);
+  s->woken = 0;
+  pthread_mutex_unlock(&s->lock);
+  long n = s->ops->read(s->ctx, s, buf, max);
+  if (n > 0) return (ssize_t)n;
+  if (n < 0) return MHD_CONTENT_READER_END_OF_STREAM;
+  pthread_mutex_lock(&s->lock);
+  if (!s->woken && !atomic_load(&streams_closing)) {
+    s->parked = 1;
+    MHD_suspend_connection(s->conn);
+  }
+  pthread_mutex_unlock(&s->lock);
+  return 0;
+}
+
+static void stream_free(void *cls) {
+  db_stream *s = cls;
+  pthread_mutex_lock(&streams_lock);
+  if (s->prev) s->prev->next = s->next;
+  else streams_head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  pthread_mutex_unlock(&streams_lock);
+  if (s->ops->close) s->ops->close(s->ctx);
+  pthread_mutex_destroy(&s->lock);
+  db_free(s);
+}
+
+/* The libmicrohttpd response of a streamed answer (it takes w's stream). */
+static struct MHD_Response *stream_response(struct MHD_Connection *c, db_resp *w) {
+  db_stream *s = db_calloc(1, sizeof *s);
+  s->ops = w->stream;
+  s->ctx = w->stream_ctx;
+  s->conn = c;
+  pthread_mutex_init(&s->lock, NULL);
+  w->stream = NULL;
+  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
+  if (!resp) {
+    stream_free(s);
+    return NULL;
+  }
+  pthread_mutex_lock(&streams_lock);
+  s->next = streams_head;
+  if (streams_head) streams_head->prev = s;
+  streams_head = s;
+  pthread_mutex_unlock(&streams_lock);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  return resp;
+}
+
 /* ---- answering ---- */
 
 static void free_body(void *p) { db_free(p); }
@@ -385,20 +492,31 @@ static int etag_matches(const char *header, const char *etag) {
   return 0;
 }
 
-/* Sends w (status, media type, headers, body; an ETag and 304 for GET) and counts it. */
+/* The ETag the handler set (a resource's version, for If-Match on later updates), NULL when none. */
+static const char *handler_etag(const db_resp *w) {
+  for (size_t i = 0; i < w->n_headers; i++)
+    if (strncasecmp(w->headers[i], "ETag:", 5) == 0) return w->headers[i] + 5 + strspn(w->headers[i] + 5, " ");
+  return NULL;
+}
+
+/* Sends w (status, media type, headers, body; for GET an ETag, the handler's or a hash of the body, and
+ * 304 when If-None-Match matches it) and counts it. */
 static enum MHD_Result answer(server *srv, request *rq, struct MHD_Connection *c, const char *method,
                               db_resp *w) {
   int status = w->status;
   char etag[24] = "";
   int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-  if (get && status == 200) {
-    etag_of(&w->body, etag);
+  if (get && status == 200 && !w->stream) {
+    const char *own = handler_etag(w);
+    if (!own) etag_of(&w->body, etag);
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    if (inm && etag_matches(inm, etag)) status = 304;
+    if (inm && etag_matches(inm, own ? own : etag)) status = 304;
   }
   struct MHD_Response *resp;
-  int has_body = status != 304 && w->body.len > 0;
-  if (!has_body) {
+  int has_body = status != 304 && (w->body.len > 0 || w->stream);
+  if (w->stream) {
+    resp = stream_response(c, w);
+  } else if (!has_body) {
     resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   } else {
     size_t len = w->body.len;
@@ -576,7 +694,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *addr, char 
 /* Starts the daemon: a thread pool with epoll, the limits of cfg, TLS when cert and key are given. */
 static struct MHD_Daemon *start_daemon(server *srv, const db_server_config *cfg,
                                        struct sockaddr_storage *addr, const char *cert, const char *key) {
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME; /* streamed answers park their connection */
   if (addr->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   if (cert) flags |= MHD_USE_TLS;
   struct MHD_OptionItem tls_opts[] = {
@@ -600,6 +719,7 @@ static struct MHD_Daemon *start_daemon(server *srv, const db_server_config *cfg,
  * daemon (closing idle keep-alive connections). */
 static void stop_gracefully(server *srv, unsigned grace_s, const sigset_t *stop_signals) {
   atomic_store(&srv->draining, 1);
+  streams_close_all(); /* open event streams end now instead of holding the shutdown */
   MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
   if (listener != MHD_INVALID_SOCKET) close(listener);
   int64_t deadline = now_us() + (int64_t)grace_s * 1000000;

@@ -1571,3 +1571,28 @@ int db_catalog_write_csv(const char *kind, const void *const *objs, size_t n, FI
   write_csv(k, objs, n, out);
   return fflush(out) != 0 || ferror(out) ? DB_EIO : DB_OK;
 }
+
+/* Whether dim has an item coded code. */
+static int dim_has_item(const db_dimension *dim, const char *code) {
+  for (size_t k = 0; dim && k < dim->n_items; k++)
+    if (strcmp(dim->items[k].code, code) == 0) return 1;
+  return 0;
+}
+
+int db_catalog_ensure_agency_dimension(db_store *s, const db_catalog *cat, int *changed) {
+  const db_dimension *old = db_catalog_dimension(cat, DB_AGENCY_DIMENSION);
+  int missing = !old;
+  for (size_t a = 0; !missing && a < cat->n_agencies; a++) missing = !dim_has_item(old, cat->agencies[a].code);
+  if (!missing) return DB_OK;
+  size_t n_old = old ? old->n_items : 0;
+  db_dimension dim = {0, DB_AGENCY_DIMENSION, old ? old->name : "Cơ quan, đơn vị",
+                      db_calloc(n_old + cat->n_agencies + 1, sizeof(db_dim_item)), 0};
+  for (size_t k = 0; k < n_old; k++) dim.items[dim.n_items++] = old->items[k];
+  for (size_t a = 0; a < cat->n_agencies; a++)
+    if (!dim_has_item(old, cat->agencies[a].code))
+      dim.items[dim.n_items++] = (db_dim_item){cat->agencies[a].code, cat->agencies[a].name};
+  int rc = db_store_put_dimension(s, &dim);
+  db_free(dim.items);
+  if (!rc) *changed = 1;
+  return rc;
+}

@@ -93,6 +93,15 @@ int db_catalog_import_buffer(db_store *s, const char *kind, const char *data, si
  * Returns 0; DB_EINVAL for an unknown kind or format; DB_EIO when out fails; a store error. */
 int db_catalog_export(db_store *s, const char *kind, FILE *out, const char *format);
 
+/* The dimension whose items are the agencies: figures kept per agency (data-supply scores, task
+ * statistics) are series at the agency's unit with the dimension key "AGENCY=<agency code>". */
+#define DB_AGENCY_DIMENSION "AGENCY"
+/* Brings the AGENCY dimension of the store up to the agencies of cat (linked, as stored in s): creates it
+ * when absent and adds every agency it lacks as an item (named as the agency; items are never removed,
+ * so series of a dissolved agency stay readable), in the open transaction. *changed is set to 1 when it
+ * wrote (the caller then publishes the new catalog), else left alone. Returns 0 or the store's error. */
+int db_catalog_ensure_agency_dimension(db_store *s, const db_catalog *cat, int *changed);
+
 /* One object of `kind` (obj points at a db_orgunit for "orgunits", a db_agency for "agencies"…) as the
  * JSON object that db_catalog_export writes for it (members not given are left out; an org unit's
  * geometry is included). A new reference, or NULL for an unknown kind (or "geometry"). */

@@ -11,9 +11,15 @@
  * the stored value unchanged writes nothing, so the store cannot see a second copy of it: such rows are
  * remembered in a set (unchanged rows only; a fresh load never fills it).
  * Once a row is rejected, later rows are still resolved and written (the open transaction is the
- * scratch space that finds duplicates) and the batch is rolled back at the end. */
+ * scratch space that finds duplicates) and the batch is rolled back at the end.
+ *
+ * Locks: the approved cells (records of kind DB_INGEST_LOCK_KIND) are loaded into a set once per batch.
+ * Only a row the store reports as revising an existing cell is looked up in it, so a load of new data
+ * costs nothing; a revision of a locked cell is refused unless the batch gives a reason, and the accepted
+ * ones are listed in an audit record with the reason. */
 #include "ingest/ingest.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -58,6 +64,9 @@ struct db_ingest {
   db_map series_by_id;  /* series id -> series_info packed in the value */
   int64_t next_series_id;
   db_map unchanged_seen; /* (series id, period key) of rows that changed nothing */
+  db_map locked;         /* (series id, period key) of approved cells -> approval record id */
+  json_t *revised_locked; /* the locked cells this batch revised (with a reason), for the audit */
+  char *reason;           /* db_ingest_set_reason; NULL when none */
   db_buf key;            /* scratch for map keys */
 
   /* one-entry caches: files are usually sorted by indicator and unit */
@@ -141,23 +150,56 @@ static void *writer_main(void *arg) {
 
 /* ---------- outcomes (caller's thread) ---------- */
 
-static void report_duplicate(db_ingest *in, long line, const db_obs *o) {
-  in->res.rejected++;
-  in->failed = 1;
-  if (in->diag->count >= (in->diag->limit ? in->diag->limit : DB_DIAG_DEFAULT_LIMIT)) {
-    in->diag->dropped++;
-    return;
-  }
+/* The codes of an observation's indicator and unit ("?" when unknown) and its period code. */
+static void name_cell(const db_ingest *in, const db_obs *o, const char **ind, const char **unit,
+                      char code[DB_PERIOD_CODE_MAX]) {
   int64_t packed = 0;
   db_map_get(&in->series_by_id, &o->series, sizeof o->series, &packed);
   series_info si = {(int32_t)(packed >> 32), (int32_t)(packed & 0xffffffff)};
   db_period p;
-  char code[DB_PERIOD_CODE_MAX] = "?";
+  strcpy(code, "?");
   if (db_period_from_key(o->period, &p) == 0) db_period_format(&p, code);
-  const char *ind = si.indicator >= 0 ? in->cat->indicators[si.indicator].code : "?";
-  const char *unit = si.unit >= 0 ? in->cat->units[si.unit].code : "?";
+  *ind = si.indicator >= 0 ? in->cat->indicators[si.indicator].code : "?";
+  *unit = si.unit >= 0 ? in->cat->units[si.unit].code : "?";
+}
+
+/* 1 when the diag is full: the problem is counted as dropped instead. */
+static int diag_full(db_ingest *in) {
+  if (in->diag->count < (in->diag->limit ? in->diag->limit : DB_DIAG_DEFAULT_LIMIT)) return 0;
+  in->diag->dropped++;
+  return 1;
+}
+
+static void report_duplicate(db_ingest *in, long line, const db_obs *o) {
+  in->res.rejected++;
+  in->failed = 1;
+  if (diag_full(in)) return;
+  const char *ind, *unit;
+  char code[DB_PERIOD_CODE_MAX];
+  name_cell(in, o, &ind, &unit, code);
   db_diag_add(in->diag, line, 0, NULL, DB_EEXIST,
               "duplicate row: this batch already has a value of %s for %s in %s", ind, unit, code);
+}
+
+/* A row revised the locked cell o (approval `approval`): refused without a reason, else listed for the
+ * audit record. */
+static void revise_locked(db_ingest *in, long line, const db_obs *o, int64_t approval) {
+  const char *ind, *unit;
+  char code[DB_PERIOD_CODE_MAX];
+  name_cell(in, o, &ind, &unit, code);
+  if (in->reason) {
+    json_array_append_new(in->revised_locked, json_pack("{s:s, s:s, s:s, s:f, s:I}", "indicator", ind, "orgunit", unit,
+                                                        "period", code, "value", o->value, "approval",
+                                                        (json_int_t)approval));
+    return;
+  }
+  in->res.rejected++;
+  in->failed = 1;
+  if (diag_full(in)) return;
+  db_diag_add(in->diag, line, 0, NULL, DB_ECONFLICT,
+              "%s for %s in %s is approved (official and locked): a change needs a reason (the X-Change-Reason "
+              "header, or --reason)",
+              ind, unit, code);
 }
 
 /* Appends a row that changed the stored value to the change set (its dimension key at key_offset). */
@@ -199,6 +241,10 @@ static void absorb_outcomes(db_ingest *in, block *b) {
       case DB_OBS_INSERTED:
       case DB_OBS_REVISED:
         *(b->outcomes[i] == DB_OBS_INSERTED ? &in->res.inserted : &in->res.revised) += 1;
+        if (b->outcomes[i] == DB_OBS_REVISED && in->locked.count) {
+          int64_t key[2] = {o->series, o->period}, approval;
+          if (db_map_get(&in->locked, key, sizeof key, &approval)) revise_locked(in, b->lines[i], o, approval);
+        }
         if (in->keep) keep_change(in, o, b->keys[i]);
         break;
       case DB_OBS_UNCHANGED: {
@@ -293,6 +339,20 @@ static int load_series(db_ingest *in) {
   db_map_free(&lc.ind_by_id);
   db_map_free(&lc.unit_by_id);
   return rc;
+}
+
+/* Adds the cells of one approval record ({"cells": [[series, period key], ...]}) to the locked set. */
+static int load_one_lock(void *ctx, const db_record *r) {
+  db_ingest *in = ctx;
+  json_t *body = json_loads(r->body, 0, NULL);
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(body, "cells"), i, c) {
+    int64_t key[2] = {json_integer_value(json_array_get(c, 0)), json_integer_value(json_array_get(c, 1))};
+    if (key[0] && key[1]) db_map_put(&in->locked, key, sizeof key, r->id);
+  }
+  json_decref(body);
+  return 0;
 }
 
 /* The id of the series of (indicator, unit, dimkey), numbering it and queueing its creation in the
@@ -523,6 +583,8 @@ static void ingest_free(db_ingest *in) {
   db_map_free(&in->series_by_key);
   db_map_free(&in->series_by_id);
   db_map_free(&in->unchanged_seen);
+  db_map_free(&in->locked);
+  json_decref(in->revised_locked);
   db_free(in->changes);
   db_free(in->key_of);
   db_buf_free(&in->change_keys);
@@ -533,6 +595,7 @@ static void ingest_free(db_ingest *in) {
   db_free((char *)in->info.source);
   db_free((char *)in->info.actor);
   db_free((char *)in->info.idempotency_key);
+  db_free(in->reason);
   db_free(in);
 }
 
@@ -553,10 +616,12 @@ int db_ingest_begin(db_store *s, const db_catalog *cat, const db_batch_info *inf
   in->info.source = db_strdup(info->source ? info->source : "");
   in->info.actor = db_strdup(info->actor ? info->actor : "");
   in->info.received_ms = info->received_ms ? info->received_ms : db_now_ms();
+  in->revised_locked = json_array();
   int rc = db_store_begin(s, 1);
   if (rc) goto fail;
   rc = db_store_batch_begin(s, &in->info, &in->seq);
   if (rc == 0) rc = load_series(in);
+  if (rc == 0) rc = db_store_record_scan(s, DB_INGEST_LOCK_KIND, load_one_lock, in);
   if (rc) {
     db_store_rollback(s);
     goto fail;
@@ -647,6 +712,18 @@ static char *summary_json(const db_ingest_result *r) {
   return db_buf_take(&b);
 }
 
+/* The audit record of the approved cells the batch changed: who, why, and which. */
+static int audit_revisions(db_ingest *in) {
+  json_t *detail = json_pack("{s:s, s:I, s:O}", "reason", in->reason, "seq", (json_int_t)in->seq, "cells",
+                             in->revised_locked);
+  char *text = json_dumps(detail, JSON_COMPACT);
+  db_audit a = {in->info.received_ms, in->info.actor, "data.revise_approved", in->info.source, text};
+  int rc = db_store_audit_append(in->store, &a);
+  free(text);
+  json_decref(detail);
+  return rc;
+}
+
 /* Moves the kept change set into in->res, its dimension keys turned from offsets into pointers. */
 static void hand_over_changes(db_ingest *in) {
   in->res.change_keys = db_buf_take(&in->change_keys);
@@ -668,6 +745,7 @@ int db_ingest_finish(db_ingest *in, db_ingest_result *res) {
     db_audit a = {in->info.received_ms, in->info.actor, "data.import", in->info.source, sum.result_json};
     rc = db_store_batch_finish(in->store, &sum);
     if (!rc) rc = db_store_audit_append(in->store, &a);
+    if (!rc && json_array_size(in->revised_locked)) rc = audit_revisions(in);
     if (!rc) rc = db_store_commit(in->store);
     db_free(sum.result_json);
     if (rc) db_diag_add(in->diag, 0, 0, NULL, rc, "the batch could not be committed: %s", db_strerror(rc));
@@ -700,6 +778,11 @@ void db_ingest_abort(db_ingest *in) {
 }
 
 void db_ingest_keep_changes(db_ingest *in) { in->keep = 1; }
+
+void db_ingest_set_reason(db_ingest *in, const char *reason) {
+  db_free(in->reason);
+  in->reason = reason && *reason ? db_strdup(reason) : NULL;
+}
 
 void db_ingest_set_guard(db_ingest *in, db_ingest_guard guard, void *ctx) {
   in->guard = guard;

@@ -12,6 +12,13 @@
  * Idempotency: a batch begun with a key that a committed batch already used is not applied again;
  * db_ingest_begin then answers DB_EEXIST and fills `replay` with the first batch's summary.
  *
+ * Approved values: the cells an approval locked (records of kind DB_INGEST_LOCK_KIND, body
+ * {"cells": [[series id, period key], ...]}, written by quality/quality.h) keep their value unless the
+ * batch gives a reason (db_ingest_set_reason; the `reason` of db_ingest_file and db_ingest_buffer): a row that would revise one is rejected (DB_ECONFLICT, "…
+ * is approved (official and locked): a change needs a reason"); with a reason the revision is written like
+ * any other and an audit record "data.revise_approved" (actor, reason, the cells) goes with the batch.
+ * New cells and rows that leave a locked value unchanged are never refused.
+ *
  * Writes are pipelined: rows are buffered and handed to the store in blocks on a writer thread while
  * the caller parses the next rows. Ownership: strings passed to db_ingest_add_* are copied as needed.
  * One db_ingest per thread; one open batch per store. */
@@ -25,6 +32,8 @@
 #include "store/store.h"
 
 typedef struct db_ingest db_ingest;
+
+#define DB_INGEST_LOCK_KIND "approval"
 
 typedef struct db_ingest_result {
   int64_t seq; /* the batch's change sequence number (0 when rolled back) */
@@ -70,6 +79,10 @@ int db_ingest_finish(db_ingest *in, db_ingest_result *res);
  * after db_ingest_begin, before any row is added. */
 void db_ingest_keep_changes(db_ingest *in);
 
+/* Gives the reason why the batch changes approved values (copied; NULL or "" for none): see above. Call it
+ * before any row is added. */
+void db_ingest_set_reason(db_ingest *in, const char *reason);
+
 /* Abandons the batch (rolls back) and frees `in`. */
 void db_ingest_abort(db_ingest *in);
 
@@ -84,15 +97,16 @@ typedef void (*db_progress_fn)(void *ctx, int64_t rows, uint64_t bytes, uint64_t
 /* Reads a whole observation file into one batch: long CSV (header indicator,orgunit,period,value and
  * optionally status and dimension columns named by dimension code) or JSON ({"observations":[{…}]} or
  * an array of such objects). The format follows the extension (.csv, .json) unless `format` says.
- * Problems name line and column (CSV) or JSON path. Returns as db_ingest_finish does. */
+ * Problems name line and column (CSV) or JSON path. `reason` (NULL when none) is the batch's reason
+ * to change approved values. Returns as db_ingest_finish does. */
 int db_ingest_file(db_store *s, const db_catalog *cat, const char *path, const char *format,
-                   const db_batch_info *info, db_progress_fn progress, void *progress_ctx,
+                   const db_batch_info *info, const char *reason, db_progress_fn progress, void *progress_ctx,
                    db_diag *d, db_ingest_result *res);
 
 /* The same for a document in memory (an HTTP body): format "csv" or "json" is required; guard (may be
  * NULL) is set on the batch. The batch keeps its change set: free the result with db_ingest_result_free. */
 int db_ingest_buffer(db_store *s, const db_catalog *cat, const char *data, size_t len, const char *format,
-                     const db_batch_info *info, db_ingest_guard guard, void *guard_ctx, db_diag *d,
-                     db_ingest_result *res);
+                     const db_batch_info *info, const char *reason, db_ingest_guard guard, void *guard_ctx,
+                     db_diag *d, db_ingest_result *res);
 
 #endif

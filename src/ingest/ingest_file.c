@@ -249,8 +249,8 @@ static const char *file_format(const char *path, const char *format) {
 
 /* Runs one batch over a document: begin (or replay), read, finish; `keep`: keep the change set. */
 static int ingest_source(db_store *s, const db_catalog *cat, const source *src, const char *fmt,
-                         const db_batch_info *info, db_ingest_guard guard, void *guard_ctx, int keep,
-                         db_progress_fn progress, void *progress_ctx, db_diag *d, db_ingest_result *res) {
+                         const db_batch_info *info, const char *reason, db_ingest_guard guard, void *guard_ctx,
+                         int keep, db_progress_fn progress, void *progress_ctx, db_diag *d, db_ingest_result *res) {
   db_ingest *in;
   db_batch_summary replay = {0};
   int rc = db_ingest_begin(s, cat, info, d, &in, &replay);
@@ -264,6 +264,7 @@ static int ingest_source(db_store *s, const db_catalog *cat, const source *src, 
   }
   if (rc) return rc;
   db_ingest_set_guard(in, guard, guard_ctx);
+  db_ingest_set_reason(in, reason);
   if (keep) db_ingest_keep_changes(in);
   rc = strcmp(fmt, "csv") == 0 ? ingest_csv(in, cat, src, progress, progress_ctx, d) : ingest_json(in, src, d);
   if (rc) {
@@ -275,24 +276,24 @@ static int ingest_source(db_store *s, const db_catalog *cat, const source *src, 
 }
 
 int db_ingest_file(db_store *s, const db_catalog *cat, const char *path, const char *format,
-                   const db_batch_info *info, db_progress_fn progress, void *progress_ctx, db_diag *d,
-                   db_ingest_result *res) {
+                   const db_batch_info *info, const char *reason, db_progress_fn progress, void *progress_ctx,
+                   db_diag *d, db_ingest_result *res) {
   memset(res, 0, sizeof *res);
   const char *fmt = file_format(path, format);
   if (!fmt)
     return db_diag_add(d, 0, 0, NULL, DB_EUNSUPPORTED,
                        "%s: unknown format (name the file .csv or .json, or give the format)", path);
   source src = {path, NULL, 0};
-  return ingest_source(s, cat, &src, fmt, info, NULL, NULL, 0, progress, progress_ctx, d, res);
+  return ingest_source(s, cat, &src, fmt, info, reason, NULL, NULL, 0, progress, progress_ctx, d, res);
 }
 
 int db_ingest_buffer(db_store *s, const db_catalog *cat, const char *data, size_t len, const char *format,
-                     const db_batch_info *info, db_ingest_guard guard, void *guard_ctx, db_diag *d,
-                     db_ingest_result *res) {
+                     const db_batch_info *info, const char *reason, db_ingest_guard guard, void *guard_ctx,
+                     db_diag *d, db_ingest_result *res) {
   memset(res, 0, sizeof *res);
   if (!format || (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0))
     return db_diag_add(d, 0, 0, NULL, DB_EUNSUPPORTED, "unsupported format '%s' (csv or json)",
                        format ? format : "");
   source src = {NULL, data, len};
-  return ingest_source(s, cat, &src, format, info, guard, guard_ctx, 1, NULL, NULL, d, res);
+  return ingest_source(s, cat, &src, format, info, reason, guard, guard_ctx, 1, NULL, NULL, d, res);
 }

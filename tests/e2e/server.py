@@ -47,7 +47,7 @@ import pytest
 BIN = os.environ.get("DATABRAIN_BIN") or os.path.join(os.path.dirname(__file__), "../../build/databrain")
 
 ROUTES_DEF = os.path.join(os.path.dirname(__file__), "../../src/http/routes.def")
-_ROUTE = re.compile(r'^DB_ROUTE\((\w+), "([^"]+)", (\w+), (\w+), "([^"]*)", "([^"]*)"\)\s*$')
+_ROUTE = re.compile(r'^DB_ROUTE\((\w+), "([^"]+)", (\w+), (\w+), "([^"]*)", "((?:[^"\\]|\\.)*)"\)\s*$')
 _INCLUDE = re.compile(r'^#include "http/(routes_\w+\.def)"\s*$')
 
 
@@ -60,7 +60,8 @@ def route_table(path=ROUTES_DEF):
             if line.startswith("DB_ROUTE("):
                 m = _ROUTE.match(line)
                 assert m, line
-                out.append(m.groups())
+                method, pattern, handler, perm, tag, summary = m.groups()
+                out.append((method, pattern, handler, perm, tag, summary.replace('\\"', '"')))
             elif _INCLUDE.match(line):
                 out += route_table(os.path.join(os.path.dirname(path), _INCLUDE.match(line).group(1)))
     return out

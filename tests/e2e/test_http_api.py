@@ -167,8 +167,11 @@ def test_agencies_and_dimensions(demo_server):
         "code": "DOET", "name": "Sở Giáo dục và Đào tạo", "name_en": "Department of Education and Training",
         "kind": "department", "orgunit": "79", "parent": "PC79"}
     assert demo_server.get("/api/v1/agencies?format=csv").text == cli(demo_server, "catalog", "list", "agencies")
-    assert demo_server.get("/api/v1/dimensions").json() == {"dimensions": []}
-    assert demo_server.get("/api/v1/dimensions?format=csv").text == "code,name,item,item_name\n"
+    # the one dimension of the demo city: the agencies, for the figures kept per agency (data supply, tasks)
+    dims = demo_server.get("/api/v1/dimensions").json()["dimensions"]
+    assert [(d["code"], [i["code"] for i in d["items"]]) for d in dims] == [("AGENCY", [a["code"] for a in agencies])]
+    csv_lines = demo_server.get("/api/v1/dimensions?format=csv").text.splitlines()
+    assert csv_lines[0] == "code,name,item,item_name" and len(csv_lines) == 1 + len(agencies)
 
 
 # ---------------------------------------------------------------- indicators
@@ -176,7 +179,12 @@ def test_agencies_and_dimensions(demo_server):
 def test_indicators_public_and_all(demo_server, analyst):
     listed = rows(cli(demo_server, "catalog", "list", "indicators"))
     public = [i["code"] for i in listed if i["is_public"] == "1"]
-    assert 0 < len(public) < len(listed) == 48  # 47 with data and the derived WARD_DEV_INDEX
+    # 47 with data and the derived WARD_DEV_INDEX, then the figures databrain keeps itself (tasks, data supply)
+    # and the inputs of the demo's scenarios
+    assert 0 < len(public) < len(listed) == 60
+    assert [i["code"] for i in listed][48:] == [
+        "TASK_ONTIME_PCT", "TASK_OVERDUE", "TASK_DELAY_AVG", "TASK_ITEMS", "RAIN_1H_MM", "FLOOD_DEPTH_CM",
+        "WATER_LEVEL_CM", "DENGUE_CASES", "DQ_SCORE", "DQ_COMPLETENESS", "DQ_TIMELINESS", "DQ_VALIDITY"]
     anon = demo_server.get("/api/v1/indicators").json()["indicators"]
     assert [i["code"] for i in anon] == public and all(i["is_public"] is True for i in anon)
     every = demo_server.get("/api/v1/indicators", headers=analyst).json()["indicators"]
@@ -475,7 +483,7 @@ def test_catalog_bad_input_changes_nothing(fresh, steward):
                 415)
     assert paths(p) == ["Content-Type"]
     assert fresh.get("/api/v1/indicators?format=csv", headers=steward).text == before
-    assert [i["code"] for i in fresh.get("/api/v1/dimensions").json()["dimensions"]] == []
+    assert [i["code"] for i in fresh.get("/api/v1/dimensions").json()["dimensions"]] == ["AGENCY"]
 
 
 def test_catalog_writes_need_a_steward(fresh):
@@ -490,51 +498,51 @@ def test_catalog_writes_need_a_steward(fresh):
 # ---------------------------------------------------------------- data: writes
 
 def test_data_post_json_and_csv(fresh, steward):
-    body = [{"indicator": "SCHOOLS", "orgunit": "90001", "period": "2026-01", "value": 35},
-            {"indicator": "SCHOOLS", "orgunit": "90002", "period": "2026-01", "value": 41, "status": "official"}]
+    body = [{"indicator": "SCHOOLS", "orgunit": "90001", "period": "2027-01", "value": 35},
+            {"indicator": "SCHOOLS", "orgunit": "90002", "period": "2027-01", "value": 41, "status": "official"}]
     r = fresh.post("/api/v1/data", body, headers=steward)
     assert r.status == 201
     first = r.json()
     assert first["rows"] == 2 and first["inserted"] == 2 and first["revised"] == 0 and first["unchanged"] == 0
-    got = fresh.get("/api/v1/data?indicator=SCHOOLS&from=2026-01&to=2026-01", headers=steward).json()["observations"]
-    assert got == [{"indicator": "SCHOOLS", "orgunit": "90001", "period": "2026-01", "value": 35, "status": "provisional",
+    got = fresh.get("/api/v1/data?indicator=SCHOOLS&from=2027-01&to=2027-01", headers=steward).json()["observations"]
+    assert got == [{"indicator": "SCHOOLS", "orgunit": "90001", "period": "2027-01", "value": 35, "status": "provisional",
                     "revision": 1},
-                   {"indicator": "SCHOOLS", "orgunit": "90002", "period": "2026-01", "value": 41, "status": "official",
+                   {"indicator": "SCHOOLS", "orgunit": "90002", "period": "2027-01", "value": 41, "status": "official",
                     "revision": 1}]
     # CSV: one value unchanged, one revised
-    r = fresh.post("/api/v1/data", "indicator,orgunit,period,value\nSCHOOLS,90001,2026-01,35\nSCHOOLS,90002,2026-01,42\n",
+    r = fresh.post("/api/v1/data", "indicator,orgunit,period,value\nSCHOOLS,90001,2027-01,35\nSCHOOLS,90002,2027-01,42\n",
                    headers=dict(steward, **{"Content-Type": "text/csv"}))
     assert r.status == 201
     second = r.json()
     assert (second["rows"], second["inserted"], second["revised"], second["unchanged"]) == (2, 0, 1, 1)
     assert second["seq"] > first["seq"]
-    s = fresh.get("/api/v1/series/SCHOOLS/90002?from=2026-01", headers=steward).json()["observations"]
-    assert s == [{"period": "2026-01", "value": 42, "status": "provisional", "revision": 2}]
+    s = fresh.get("/api/v1/series/SCHOOLS/90002?from=2027-01", headers=steward).json()["observations"]
+    assert s == [{"period": "2027-01", "value": 42, "status": "provisional", "revision": 2}]
     assert "databrain_rows_ingested_total 4" in fresh.get("/metrics").text
 
 
 def test_data_post_bad_rows_are_all_listed_and_nothing_is_written(fresh, steward):
-    body = [{"indicator": "SCHOOLS", "orgunit": "90001", "period": "2026-02", "value": 35},
+    body = [{"indicator": "SCHOOLS", "orgunit": "90001", "period": "2027-02", "value": 35},
             {"indicator": "SCHOOLS", "orgunit": "90001", "period": "2026-Q1", "value": 1},
-            {"indicator": "SCHOOLS", "orgunit": "90001", "period": "2026-03", "value": -5},
-            {"indicator": "NOPE", "orgunit": "90001", "period": "2026-03", "value": 1},
-            {"indicator": "SCHOOLS", "orgunit": "90001", "period": "2026-04", "value": "many"}]
+            {"indicator": "SCHOOLS", "orgunit": "90001", "period": "2027-03", "value": -5},
+            {"indicator": "NOPE", "orgunit": "90001", "period": "2027-03", "value": 1},
+            {"indicator": "SCHOOLS", "orgunit": "90001", "period": "2027-04", "value": "many"}]
     p = problem(fresh.post("/api/v1/data", body, headers=steward), 400)
     assert paths(p) == ["$[1].period", "$[2].value", "$[3].indicator", "$[4].value"]
     assert p["detail"] == "the batch has 4 problems; nothing was written"
-    text = "indicator,orgunit,period,value\nSCHOOLS,90001,2026-02,35\nSCHOOLS,90001,2026-02-01,1\nSCHOOLS,90001,2026-03,NaN\n"
+    text = "indicator,orgunit,period,value\nSCHOOLS,90001,2027-02,35\nSCHOOLS,90001,2027-02-01,1\nSCHOOLS,90001,2027-03,NaN\n"
     p = problem(fresh.post("/api/v1/data", text, headers=dict(steward, **{"Content-Type": "text/csv"})), 400)
     assert paths(p) == ["line 3, column 3 (period)", "line 4, column 4 (value)"]
     p = problem(fresh.post("/api/v1/data", b"[{]", headers=dict(steward, **{"Content-Type": "application/json"})), 400)
     assert p["errors"] == [{"path": "line 1, column 3", "message": "string or '}' expected near ']'"}]
     assert problem(fresh.post("/api/v1/data", "x", headers=dict(steward, **{"Content-Type": "text/plain"})), 415)
-    got = fresh.get("/api/v1/data?indicator=SCHOOLS&from=2026-01", headers=steward).json()["observations"]
+    got = fresh.get("/api/v1/data?indicator=SCHOOLS&from=2027-01", headers=steward).json()["observations"]
     assert got == []
 
 
 def test_idempotency_key_replays_the_first_answer(fresh, steward):
-    body = [{"indicator": "SCHOOLS", "orgunit": "90003", "period": "2026-01", "value": 10}]
-    key = dict(steward, **{"Idempotency-Key": "batch-2026-01-90003"})
+    body = [{"indicator": "SCHOOLS", "orgunit": "90003", "period": "2027-01", "value": 10}]
+    key = dict(steward, **{"Idempotency-Key": "batch-2027-01-90003"})
     first = fresh.post("/api/v1/data", body, headers=key)
     assert first.status == 201 and first.header("Idempotent-Replayed") is None
     again = fresh.post("/api/v1/data", body, headers=key)
@@ -543,20 +551,20 @@ def test_idempotency_key_replays_the_first_answer(fresh, steward):
     # even a different body under the same key is the same batch: not applied
     changed = fresh.post("/api/v1/data", [dict(body[0], value=99)], headers=key)
     assert changed.status == 201 and changed.json() == first.json()
-    s = fresh.get("/api/v1/series/SCHOOLS/90003?from=2026-01", headers=steward).json()["observations"]
-    assert s == [{"period": "2026-01", "value": 10, "status": "provisional", "revision": 1}]
+    s = fresh.get("/api/v1/series/SCHOOLS/90003?from=2027-01", headers=steward).json()["observations"]
+    assert s == [{"period": "2027-01", "value": 10, "status": "provisional", "revision": 1}]
     assert "databrain_rows_ingested_total 1" in fresh.get("/metrics").text
     # a rejected batch does not take its key: the corrected batch goes in under it
     bad = dict(steward, **{"Idempotency-Key": "k2"})
     assert problem(fresh.post("/api/v1/data", [dict(body[0], period="2026")], headers=bad), 400)
-    assert fresh.post("/api/v1/data", [dict(body[0], period="2026-02")], headers=bad).json()["inserted"] == 1
+    assert fresh.post("/api/v1/data", [dict(body[0], period="2027-02")], headers=bad).json()["inserted"] == 1
     assert paths(problem(fresh.post("/api/v1/data", body, headers=dict(steward, **{"Idempotency-Key": "a b"})),
                          400)) == ["Idempotency-Key"]
 
 
 def test_reporter_writes_own_series_in_scope(fresh):
     reporter = bearer(fresh.token("reporter", agency="DOET", scope="90001"))
-    row = {"indicator": "SCHOOLS", "orgunit": "90001", "period": "2026-01", "value": 34}
+    row = {"indicator": "SCHOOLS", "orgunit": "90001", "period": "2027-01", "value": 34}
     r = fresh.post("/api/v1/data", [row], headers=reporter)
     assert r.status == 201 and r.json()["inserted"] == 1
     # another ward: out of the reporter's scope
@@ -566,14 +574,14 @@ def test_reporter_writes_own_series_in_scope(fresh):
     p = problem(fresh.post("/api/v1/data", [dict(row, indicator="CLINICS")], headers=reporter), 403)
     assert paths(p) == ["$[0].indicator"] and "CLINICS" in p["errors"][0]["message"]
     # a batch with one allowed and one refused row is refused whole, the refused row listed
-    p = problem(fresh.post("/api/v1/data", "indicator,orgunit,period,value\nSCHOOLS,90001,2026-02,34\n"
-                                           "SCHOOLS,90003,2026-02,20\n",
+    p = problem(fresh.post("/api/v1/data", "indicator,orgunit,period,value\nSCHOOLS,90001,2027-02,34\n"
+                                           "SCHOOLS,90003,2027-02,20\n",
                            headers=dict(reporter, **{"Content-Type": "text/csv"})), 403)
     assert paths(p) == ["line 3, column 1 (indicator)"]
     assert p["detail"] == "the caller may not write 1 of the rows (1 problem in all); nothing was written"
     assert p["errors"][0]["message"] == "not allowed to write SCHOOLS at 90003: " + p["errors"][0]["message"].split(": ", 1)[1]
-    analyst = fresh.get("/api/v1/data?indicator=SCHOOLS&from=2026-01", headers=bearer(fresh.token("analyst")))
-    assert [(o["orgunit"], o["period"]) for o in analyst.json()["observations"]] == [("90001", "2026-01")]
+    analyst = fresh.get("/api/v1/data?indicator=SCHOOLS&from=2027-01", headers=bearer(fresh.token("analyst")))
+    assert [(o["orgunit"], o["period"]) for o in analyst.json()["observations"]] == [("90001", "2027-01")]
     # a reporter of the whole city writes any ward's schools
     city = bearer(fresh.token("reporter", agency="DOET"))
     assert fresh.post("/api/v1/data", [dict(row, orgunit="90002")], headers=city).status == 201
@@ -583,35 +591,35 @@ def test_reporter_writes_own_series_in_scope(fresh):
 
 
 def test_as_of(fresh, steward):
-    cell = {"indicator": "SCHOOLS", "orgunit": "90004", "period": "2026-01"}
+    cell = {"indicator": "SCHOOLS", "orgunit": "90004", "period": "2027-01"}
     assert fresh.post("/api/v1/data", [dict(cell, value=20)], headers=steward).status == 201
     time.sleep(0.05)
     between = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     time.sleep(0.05)
     assert fresh.post("/api/v1/data", [dict(cell, value=25)], headers=steward).json()["revised"] == 1
-    q = "/api/v1/data?indicator=SCHOOLS&orgunit=90004&from=2026-01"
+    q = "/api/v1/data?indicator=SCHOOLS&orgunit=90004&from=2027-01"
     now = fresh.get(q, headers=steward).json()["observations"]
     then = fresh.get(q + "&as_of=" + quote(between), headers=steward).json()["observations"]
     before = fresh.get(q + "&as_of=2020-01-01T00:00:00%2B07:00", headers=steward).json()["observations"]
     assert [(o["value"], o["revision"]) for o in now] == [(25, 2)]
     assert [(o["value"], o["revision"]) for o in then] == [(20, 1)]
     assert before == []
-    s = fresh.get("/api/v1/series/SCHOOLS/90004?from=2026-01&as_of=" + quote(between), headers=steward).json()
-    assert s["observations"] == [{"period": "2026-01", "value": 20, "status": "provisional", "revision": 1}]
+    s = fresh.get("/api/v1/series/SCHOOLS/90004?from=2027-01&as_of=" + quote(between), headers=steward).json()
+    assert s["observations"] == [{"period": "2027-01", "value": 20, "status": "provisional", "revision": 1}]
 
 
 def test_too_many_rows(fresh, steward):
     head = "indicator,orgunit,period,value\n"
-    body = head + "SCHOOLS,90001,2026-01,1\n" * 1000001
+    body = head + "SCHOOLS,90001,2027-01,1\n" * 1000001
     p = problem(fresh.post("/api/v1/data", body, headers=dict(steward, **{"Content-Type": "text/csv"})), 413)
     assert p["errors"][0]["message"] == "the batch has 1000001 rows; at most 1000000 are taken in one batch"
-    assert fresh.get("/api/v1/data?indicator=SCHOOLS&from=2026-01", headers=steward).json()["observations"] == []
+    assert fresh.get("/api/v1/data?indicator=SCHOOLS&from=2027-01", headers=steward).json()["observations"] == []
 
 
 def test_data_with_dimensions(fresh, steward):
     dims = [{"code": "SEX", "name": "Giới tính", "items": [{"code": "F", "name": "Nữ"}, {"code": "M", "name": "Nam"}]}]
     assert fresh.post("/api/v1/dimensions", dims, headers=steward).json() == {"kind": "dimensions", "imported": 1}
-    assert fresh.get("/api/v1/dimensions").json()["dimensions"] == dims
+    assert [d for d in fresh.get("/api/v1/dimensions").json()["dimensions"] if d["code"] != "AGENCY"] == dims
     assert fresh.post("/api/v1/indicators", [{"code": "TEACHERS", "name": "Số giáo viên", "periodicity": "year",
                                               "agg_space": "sum", "dimensions": "SEX", "is_public": True}],
                       headers=steward).status == 200

@@ -375,7 +375,7 @@ static db_fc_forecast akaike_ets(const double *y, size_t n, int m, int h) {
   for (int i = 1; i < count; i++) best = fmin(best, fits[i].aicc);
   for (int i = 0; i < count; i++) total += (w[i] = exp(-0.5 * (fits[i].aicc - best)));
   for (int i = 0; i < count; i++) kept += (w[i] = w[i] < total / 1000 ? 0 : w[i]);
-  db_fc_forecast out = {h, db_calloc(5 * (size_t)h, sizeof(double)), NULL, NULL, NULL, NULL, ""};
+  db_fc_forecast out = {h, db_calloc(5 * (size_t)h, sizeof(double)), NULL, NULL, NULL, NULL, NULL, NULL, ""};
   out.lo80 = out.mean + h, out.hi80 = out.mean + 2 * h, out.lo95 = out.mean + 3 * h,
   out.hi95 = out.mean + 4 * h;
   for (int i = 0; i < count; i++) {

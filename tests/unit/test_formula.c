@@ -620,7 +620,7 @@ static int run(const db_formula_source *src, const char *text, const char *first
 }
 
 static void test_eval_errors(void **state) {
-  db_formula_source src = {NULL, src_fetch, NULL, src_children, src_unit};
+  db_formula_source src = {NULL, src_fetch, NULL, src_children, src_unit, NULL};
   double out[3 * 12];
   const char *why;
   /* unit 0: itself 1, its children 11 + 21, and itself pinned; unit 1 has no children: missing */
@@ -645,13 +645,13 @@ static void test_eval_errors(void **state) {
   assert_int_equal(run(&src, "CPI", "9999-12", 2, 0, out, &why), DB_EINVAL);
   assert_string_equal(why, "2 periods from 9999-12 run off the calendar (years 1 to 9999)");
 
-  db_formula_source bare = {NULL, src_fetch, NULL, NULL, NULL};
+  db_formula_source bare = {NULL, src_fetch, NULL, NULL, NULL, NULL};
   assert_int_equal(run(&bare, "CPI@79", "2024-01", 2, 0, out, &why), DB_EUNSUPPORTED);
   assert_string_equal(why, "column 5: the data source cannot pin a unit (CPI@79)");
   assert_int_equal(run(&bare, "sum_children(CPI)", "2024-01", 1, 0, out, &why), 0);
   assert_true(isnan(out[0]) && isnan(out[1]) && isnan(out[2]));
 
-  db_formula_source failing = {NULL, src_failing_fetch, NULL, NULL, NULL};
+  db_formula_source failing = {NULL, src_failing_fetch, NULL, NULL, NULL, NULL};
   assert_int_equal(run(&failing, "1 + yoy(CPI)", "2024-01", 2, 0, out, &why), DB_ESTORE);
   assert_string_equal(why, "the store is gone");
 
@@ -674,8 +674,83 @@ static void test_eval_errors(void **state) {
   db_diag_free(&d);
 }
 
+/* A forecast source: the forecast of unit u for the period of month ordinal o is 1000 * u + o % 100 (its
+ * 95% bounds 5 below and above it), it covers months from 2024-07 on only, and p_miss_target is 0.25 for
+ * every period of 2024 and missing after. Each query is recorded. */
+static db_formula_fc_query last_fc;
+static char last_fc_indicator[32], last_fc_dimkey[32];
+
+static int src_forecast(void *ctx, const db_formula_fc_query *q, double *out, db_diag *d) {
+  last_fc = *q;
+  snprintf(last_fc_indicator, sizeof last_fc_indicator, "%s", q->indicator);
+  snprintf(last_fc_dimkey, sizeof last_fc_dimkey, "%s", q->dimkey);
+  for (size_t u = 0; u < q->n_units; u++)
+    for (size_t p = 0; p < q->n_periods; p++) {
+      int64_t o = q->first.ord + (int64_t)p;
+      double mean = 1000.0 * (double)q->units[u] + (double)(o % 100), *cell = &out[u * q->n_periods + p];
+      if (q->what == DB_FORMULA_FC_P_MISS)
+        *cell = o / 12 == 2024 ? 0.25 : NAN;
+      else if (o >= 2024 * 12 + 6)
+        *cell = mean + (q->what == DB_FORMULA_FC_LOWER ? -5 : q->what == DB_FORMULA_FC_UPPER ? 5 : 0);
+    }
+  return 0;
+}
+
+static void test_forecast_functions(void **state) {
+  db_formula_source src = {NULL, src_fetch, NULL, src_children, src_unit, src_forecast};
+  double out[3 * 12];
+  const char *why;
+  int64_t jul = 2024 * 12 + 6;
+  /* forecast(X, 2) at June and July 2024 reads the forecasts of August and September */
+  assert_int_equal(run(&src, "forecast(RETAIL, 2)", "2024-06", 2, 0, out, &why), 0);
+  assert_int_equal(last_fc.what, DB_FORMULA_FC_MEAN);
+  assert_int_equal(last_fc.first.ord, jul + 1);
+  assert_int_equal(last_fc.n_periods, 2);
+  assert_true(out[0] == (double)((jul + 1) % 100) && out[1] == (double)((jul + 2) % 100));
+  assert_true(out[2] == 1000 + (double)((jul + 1) % 100) && out[5] == 2000 + (double)((jul + 2) % 100));
+  /* h = 0: the forecast of the cell's own period; before the forecast starts it is missing */
+  assert_int_equal(run(&src, "forecast(RETAIL, 0)", "2024-05", 3, 0, out, &why), 0);
+  assert_true(isnan(out[0]) && isnan(out[1]) && out[2] == (double)(jul % 100));
+  assert_int_equal(run(&src, "upper(RETAIL, 1) - lower(RETAIL, 1)", "2024-08", 1, 0, out, &why), 0);
+  assert_true(out[0] == 10 && out[1] == 10 && out[2] == 10);
+  assert_int_equal(last_fc.what, DB_FORMULA_FC_LOWER);
+  /* a pinned unit and a dimension item reach the source as they are */
+  assert_int_equal(run(&src, "forecast(LABOUR[SEX=F]@79, 1)", "2024-08", 1, 0, out, &why), 0);
+  assert_string_equal(last_fc_indicator, "LABOUR");
+  assert_string_equal(last_fc_dimkey, "SEX=F");
+  assert_int_equal(last_fc.n_units, 1);
+  assert_true(out[0] == (double)((jul + 2) % 100) && out[2] == out[0]);
+  /* p_miss_target: per period, in arithmetic like any number */
+  assert_int_equal(run(&src, "100 * p_miss_target(BUDGET_REV)", "2024-12", 2, 0, out, &why), 0);
+  assert_int_equal(last_fc.what, DB_FORMULA_FC_P_MISS);
+  assert_true(out[0] == 25 && isnan(out[1]));
+  assert_int_equal(run(&src, "p_miss_target(PLAN5)", "2021/P5Y", 1, 0, out, &why), DB_EINVAL);
+  assert_string_equal(why, "column 1: p_miss_target is not defined for multi-year periods");
+  /* a source without forecasts */
+  db_formula_source bare = {NULL, src_fetch, NULL, NULL, NULL, NULL};
+  assert_int_equal(run(&bare, "1 + lower(CPI, 1)", "2024-01", 1, 0, out, &why), DB_EUNSUPPORTED);
+  assert_string_equal(why, "column 5: the data source has no forecasts for lower()");
+  /* the checker */
+  assert_refused("forecast(CPI)", DB_EINVAL, "column 1: forecast takes 2 arguments, got 1");
+  assert_refused("forecast(CPI + 1, 1)", DB_EINVAL,
+                 "column 10: forecast takes an indicator code, whose forecast it reads");
+  assert_refused("upper(CPI, -1)", DB_EINVAL,
+                 "column 12: argument 2 of upper must be a constant whole number from 0 to 100000");
+  assert_refused("p_miss_target(LABOUR[SEX=F])", DB_EINVAL,
+                 "column 22: p_miss_target reads targets, which have no dimension items");
+  assert_refused("forecast(CPI, 1) + POP", DB_EINVAL,
+                 "column 20: indicator POP is yearly but CPI (column 10) is monthly; one formula reads one "
+                 "periodicity");
+  db_formula *f = compile("forecast(CPI, 1) > 2");
+  assert_int_equal(db_formula_uses_forecast(f), 1);
+  db_formula_free(f);
+  f = compile("CPI > 2");
+  assert_int_equal(db_formula_uses_forecast(f), 0);
+  db_formula_free(f);
+}
+
 static void test_rounding_and_arithmetic(void **state) {
-  db_formula_source src = {NULL, src_fetch, NULL, src_children, src_unit};
+  db_formula_source src = {NULL, src_fetch, NULL, src_children, src_unit, NULL};
   double out[3 * 12];
   const char *why;
   static const struct {
@@ -727,6 +802,7 @@ int main(void) {
       cmocka_unit_test(test_graph),
       cmocka_unit_test(test_graph_long_chain),
       cmocka_unit_test(test_eval_errors),
+      cmocka_unit_test(test_forecast_functions),
       cmocka_unit_test(test_rounding_and_arithmetic),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

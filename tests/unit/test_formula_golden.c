@@ -292,7 +292,7 @@ static void run_case(golden *g) {
     goto problems;
   }
   link_children(g);
-  db_formula_source src = {g, src_fetch, src_targets, src_children, src_unit};
+  db_formula_source src = {g, src_fetch, src_targets, src_children, src_unit, NULL};
   db_formula_grid grid = {g->grid_units, g->n_grid_units, g->first, g->n_periods, 0};
   got = db_malloc(g->n_grid_units * g->n_periods * sizeof *got);
   int rc = db_formula_eval(f, &src, &grid, got, &d);
