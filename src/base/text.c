@@ -244,3 +244,13 @@ size_t db_text_fold(const char *str, size_t n, char *out) {
   out[o] = '\0';
   return o;
 }
+
+int db_list_has(const char *list, const char *code, size_t len) {
+  for (const char *p = list; p && *p;) {
+    const char *end = strchr(p, ';');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n == len && memcmp(p, code, len) == 0) return 1;
+    p = end ? end + 1 : NULL;
+  }
+  return 0;
+}

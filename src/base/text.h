@@ -41,4 +41,8 @@ int db_parse_time_ms(const char *s, int64_t *ms);
  * never lengthens text: out needs n + 1 bytes; it is NUL-terminated and the folded length is returned. */
 size_t db_text_fold(const char *s, size_t n, char *out);
 
+/* 1 when the list of codes separated by ';' ("SEX;AGE", an indicator's groups or dimensions; NULL is
+ * empty) holds the code code[0..len), else 0. */
+int db_list_has(const char *list, const char *code, size_t len);
+
 #endif

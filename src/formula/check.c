@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/text.h"
 #include "formula/formula_int.h"
 
 /* A function's signature: one letter per argument (n number, r indicator reference, i whole constant
@@ -83,7 +84,6 @@ static void unknown(checker *c, db__fpos pos, const char *what, const char *name
 static int suggesting(const checker *c);
 static void consider(suggestion *s, const char *candidate);
 static int distance(const char *a, size_t la, const char *b, size_t lb);
-static int list_has(const char *list, const char *code);
 static const char *periodicity_name(db_period_type t, int span, char buf[32]);
 static void collect_deps(checker *c);
 static char letter(const fn_sig *sig, size_t k);
@@ -199,7 +199,7 @@ static int check_selection(checker *c, db__fnode *n, const db_indicator *ind) {
       bad = 1;
       continue;
     }
-    if (!list_has(ind->dimensions, sel->dim)) {
+    if (!db_list_has(ind->dimensions, sel->dim, strlen(sel->dim))) {
       problem(c, sel->dim_pos, "indicator %s is not broken down by %s", ind->code, sel->dim);
       bad = 1;
       continue;
@@ -437,19 +437,6 @@ static int distance(const char *a, size_t la, const char *b, size_t lb) {
     cur = t;
   }
   return prev[lb];
-}
-
-/* 1 when code is one of the ';'-separated codes of list. */
-static int list_has(const char *list, const char *code) {
-  size_t n = strlen(code);
-  for (const char *p = list; p && *p;) {
-    const char *end = strchr(p, ';');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len == n && memcmp(p, code, n) == 0) return 1;
-    if (!end) break;
-    p = end + 1;
-  }
-  return 0;
 }
 
 static const char *periodicity_name(db_period_type t, int span, char buf[32]) {

@@ -264,18 +264,6 @@ int db_h_dimensions_list(db_req *r, db_resp *w) {
 
 /* ---- indicators ---- */
 
-/* 1 when the ';'-separated list has the item. */
-static int list_has(const char *list, const char *item) {
-  size_t n = strlen(item);
-  for (const char *p = list; p && *p;) {
-    const char *end = strchr(p, ';');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len == n && strncmp(p, item, n) == 0) return 1;
-    p = end ? end + 1 : p + len;
-  }
-  return 0;
-}
-
 int db_h_indicators_list(db_req *r, db_resp *w) {
   const char *group = db_req_query(r, "group");
   char *q = folded_param(r, "q"), *sector = folded_param(r, "sector");
@@ -284,7 +272,7 @@ int db_h_indicators_list(db_req *r, db_resp *w) {
   for (size_t i = 0; i < r->cat->n_indicators; i++) {
     const db_indicator *ind = &r->cat->indicators[i];
     if (!db__h_visible(r, ind)) continue;
-    if (group && !list_has(ind->groups, group)) continue;
+    if (group && !db_list_has(ind->groups, group, strlen(group))) continue;
     if (sector && strcmp(fold_into(&scratch, ind->sector), sector) != 0) continue;
     if (q && !folded_contains(ind->code, q, &scratch) && !folded_contains(ind->name, q, &scratch) &&
         !folded_contains(ind->name_en, q, &scratch))

@@ -390,17 +390,6 @@ static int64_t lookup_cached(const db_map *index, const char *code, char *last_c
   return idx;
 }
 
-/* 1 when `list` (codes separated by ';') contains code. */
-static int list_has(const char *list, const char *code, size_t len) {
-  for (const char *p = list; p && *p;) {
-    const char *end = strchr(p, ';');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    if (n == len && memcmp(p, code, len) == 0) return 1;
-    p = end ? end + 1 : NULL;
-  }
-  return 0;
-}
-
 typedef struct dim_pair {
   const char *dim, *item;
   size_t dim_len, item_len;
@@ -450,7 +439,7 @@ static int canonical_dims(db_ingest *in, long line, const db_indicator *ind, con
       bad = problem(in, line, DB__F_DIMS, DB_EINVAL, "unknown dimension '%s'", dim_code);
       continue;
     }
-    if (!list_has(ind->dimensions, dim_code, pairs[k].dim_len)) {
+    if (!db_list_has(ind->dimensions, dim_code, pairs[k].dim_len)) {
       bad = problem(in, line, DB__F_DIMS, DB_EINVAL, "indicator %s is not broken down by %s", ind->code,
                     dim_code);
       continue;

@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/map.h"
 #include "base/mem.h"
+#include "base/text.h"
 #include "quality/quality_int.h"
 
 #define MAX_PERIODS 100000 /* periods of one obligation looked at (a daily obligation over 270 years) */
@@ -121,18 +122,6 @@ static int unit_valid_in(const db_orgunit *u, const db_period *p) {
   return 1;
 }
 
-/* 1 when `list` (codes separated by ';') holds code. */
-static int list_has(const char *list, const char *code) {
-  size_t len = strlen(code);
-  for (const char *p = list; p && *p;) {
-    const char *end = strchr(p, ';');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    if (n == len && memcmp(p, code, len) == 0) return 1;
-    p = end ? end + 1 : NULL;
-  }
-  return 0;
-}
-
 /* The units an obligation covers at any time (catalog indices), orgunit filter applied. */
 static size_t obligation_units(const db_catalog *cat, const db_obligation *ob, const db_supply_filter *f,
                                int64_t **out) {
@@ -170,7 +159,7 @@ static int obligation_cells(db_store *s, const db_catalog *cat, const db_calenda
   for (size_t i = 0; i < ob->n_indicators; i++) {
     const db_indicator *ind = db_catalog_indicator(cat, ob->indicators[i]);
     if (f->indicator && strcmp(f->indicator, ind->code) != 0) continue;
-    if (f->group && !list_has(ind->groups, f->group)) continue;
+    if (f->group && !db_list_has(ind->groups, f->group, strlen(f->group))) continue;
     ind_ids[n_inds] = ind->id;
     inds[n_inds++] = (size_t)(ind - cat->indicators);
   }

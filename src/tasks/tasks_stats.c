@@ -157,17 +157,6 @@ static const ind_def indicators[] = {
 };
 #define N_INDICATORS (sizeof indicators / sizeof *indicators)
 
-static int list_has_code(const char *list, const char *code) {
-  size_t n = strlen(code);
-  for (const char *p = list; p && *p;) {
-    const char *end = strchr(p, ';');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len == n && memcmp(p, code, n) == 0) return 1;
-    p = end ? end + 1 : p + len;
-  }
-  return 0;
-}
-
 int db_tasks_ensure_catalog(db_store *s, const db_catalog *cat, int *changed, db_diag *d) {
   *changed = 0;
   int rc = db_catalog_ensure_agency_dimension(s, cat, changed);
@@ -175,7 +164,7 @@ int db_tasks_ensure_catalog(db_store *s, const db_catalog *cat, int *changed, db
   for (size_t i = 0; !rc && i < N_INDICATORS; i++) {
     const ind_def *def = &indicators[i];
     const db_indicator *have = db_catalog_indicator(cat, def->code);
-    if (have && list_has_code(have->dimensions, DB_AGENCY_DIMENSION)) continue;
+    if (have && db_list_has(have->dimensions, DB_AGENCY_DIMENSION, strlen(DB_AGENCY_DIMENSION))) continue;
     db_indicator ind;
     db_indicator_init(&ind);
     ind.code = (char *)def->code;
