@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "base/mem.h"
 
 void db_buf_reserve(db_buf *b, size_t extra) {
@@ -111,4 +112,15 @@ void db_buf_free(db_buf *b) {
   db_free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;
+}
+
+int db_buf_read_file(db_buf *b, const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return DB_EIO;
+  char chunk[65536];
+  size_t got;
+  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) db_buf_append(b, chunk, got);
+  int failed = ferror(f);
+  fclose(f);
+  return failed ? DB_EIO : DB_OK;
 }

@@ -26,6 +26,9 @@ void db_buf_csv_field(db_buf *b, const char *s);
 /* Appends a double in the shortest form that reads back to the same value ("%.17g" at worst). */
 void db_buf_double(db_buf *b, double v);
 void db_buf_clear(db_buf *b);
+/* Appends the whole content of the file at path: 0, or DB_EIO (errno tells why) with b holding what was
+ * read before the failure. */
+int db_buf_read_file(db_buf *b, const char *path);
 /* The contents ("" when empty); valid until the next append. */
 const char *db_buf_str(const db_buf *b);
 char *db_buf_take(db_buf *b);

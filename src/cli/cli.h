@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/buf.h"
 #include "base/diag.h"
 #include "model/catalog.h"
 #include "store/store.h"
@@ -60,6 +61,8 @@ void cli_close(cli_ctx *ctx);
 int cli_exit_code(int err);
 /* Prints the problems of d to stderr (prefixed with source when not NULL). */
 void cli_print_problems(const db_diag *d, const char *source);
+/* Appends the whole file at path to b: CLI_OK, or CLI_FAILED after saying why on standard error. */
+int cli_read_file(const char *path, db_buf *b);
 /* Prints "databrain CMD: message" to stderr and returns CLI_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,4 +1,5 @@
 /* cli_common.c - shared plumbing of the command line (see cli.h). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,12 @@ int cli_exit_code(int err) {
 }
 
 void cli_print_problems(const db_diag *d, const char *source) { db_diag_print(d, stderr, source); }
+
+int cli_read_file(const char *path, db_buf *b) {
+  if (db_buf_read_file(b, path) == DB_OK) return CLI_OK;
+  fprintf(stderr, "databrain: %s: cannot read it: %s\n", path, strerror(errno));
+  return CLI_FAILED;
+}
 
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) {
   va_list ap;

@@ -120,22 +120,6 @@ const cli_command cli_quality_commands[] = {
 
 /* ---- shared helpers ---- */
 
-/* Reads a whole file into b: 0, or prints why and returns CLI_FAILED. */
-static int read_file(const char *path, db_buf *b) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "%s: cannot open\n", path);
-    return CLI_FAILED;
-  }
-  char chunk[65536];
-  size_t got;
-  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) db_buf_append(b, chunk, got);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) fprintf(stderr, "%s: cannot read\n", path);
-  return bad ? CLI_FAILED : CLI_OK;
-}
-
 /* Parses the options of a command whose one operand is a FILE, and reads the file into text: 0 with *path
  * set, -1 after --help, or an exit code (usage error, unreadable file). */
 static int file_operand(const cli_command *cmd, int argc, char **argv, const cli_option *spec,
@@ -145,7 +129,7 @@ static int file_operand(const cli_command *cmd, int argc, char **argv, const cli
   if (rc) return rc;
   if (argc - first != 1) return cli_usage_error(cmd, "expected FILE");
   *path = argv[first];
-  return read_file(*path, text);
+  return cli_read_file(*path, text);
 }
 
 /* The format of a definitions file: --format, else its extension (.json), else csv. NULL when bad. */
@@ -259,7 +243,7 @@ static int run_defs(cli_ctx *ctx, int argc, char **argv, int is_rule) {
     if (err) fprintf(stderr, "quality %s list: %s\n", what, db_strerror(err));
     goto done;
   }
-  if ((rc = read_file(path, &text)) != 0) goto done;
+  if ((rc = cli_read_file(path, &text)) != 0) goto done;
   err = is_rule ? db_rules_read(db_buf_str(&text), text.len, fmt, &ctx->cat, (db_rule **)&items, &n, &d)
                 : db_obligations_read(db_buf_str(&text), text.len, fmt, &ctx->cat, (db_obligation **)&items,
                                       &n, &d);

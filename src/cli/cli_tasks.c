@@ -72,17 +72,8 @@ static int run_import(cli_ctx *ctx, int argc, char **argv) {
   if (rc) return rc < 0 ? CLI_OK : rc;
   if (argc - first != 1) return cli_usage_error(cmd, "expected FILE");
   const char *path = argv[first];
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "%s: cannot open\n", path);
-    return CLI_FAILED;
-  }
   db_buf text = DB_BUF_INIT;
-  char chunk[65536];
-  size_t got;
-  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) db_buf_append(&text, chunk, got);
-  fclose(f);
-  if ((rc = cli_open_catalog(ctx)) != 0) {
+  if ((rc = cli_read_file(path, &text)) != CLI_OK || (rc = cli_open_catalog(ctx)) != 0) {
     db_buf_free(&text);
     return rc;
   }

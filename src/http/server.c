@@ -654,17 +654,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* Reads a whole PEM file into a NUL-terminated string (owned). */
 static int read_file(const char *path, char **out, db_diag *d) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return db_diag_add(d, 0, 0, NULL, DB_EIO, "%s: %s", path, strerror(errno));
   db_buf b = DB_BUF_INIT;
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) db_buf_append(&b, chunk, n);
-  int failed = ferror(f);
-  fclose(f);
-  if (failed || !b.len) {
+  if (db_buf_read_file(&b, path) != DB_OK) {
     db_buf_free(&b);
-    return db_diag_add(d, 0, 0, NULL, DB_EIO, "%s: cannot read it, or it is empty", path);
+    return db_diag_add(d, 0, 0, NULL, DB_EIO, "%s: %s", path, strerror(errno));
+  }
+  if (!b.len) {
+    db_buf_free(&b);
+    return db_diag_add(d, 0, 0, NULL, DB_EIO, "%s: the file is empty", path);
   }
   *out = db_buf_take(&b);
   return 0;

@@ -88,18 +88,6 @@ done:
   return err;
 }
 
-/* Reads a whole file into b. Returns 0 or DB_EIO. */
-static int slurp(const char *path, db_buf *b) {
-  FILE *in = fopen(path, "rb");
-  if (!in) return DB_EIO;
-  char chunk[65536];
-  size_t got;
-  while ((got = fread(chunk, 1, sizeof chunk, in)) > 0) db_buf_append(b, chunk, got);
-  int failed = ferror(in);
-  fclose(in);
-  return failed ? DB_EIO : 0;
-}
-
 int db__h_answer_xlsx(db_resp *w, const char *csv, size_t len, const char *sheet, const char *const *text_columns) {
   const char *dir = getenv("TMPDIR");
   db_buf path = DB_BUF_INIT, out = DB_BUF_INIT;
@@ -122,7 +110,7 @@ int db__h_answer_xlsx(db_resp *w, const char *csv, size_t len, const char *sheet
   format_set_bold(bold);
   err = ws ? write_sheet(ws, bold, csv, len, text_columns) : DB_EIO;
   if (workbook_close(wb) != LXW_NO_ERROR && !err) err = DB_EIO;
-  if (!err) err = slurp(p, &out);
+  if (!err) err = db_buf_read_file(&out, p);
   if (!err) db_resp_text(w, 200, DB__H_XLSX, out.data ? out.data : "", out.len);
 done:
   unlink(p);
