@@ -37,38 +37,19 @@ const cli_command cli_watch_commands[] = {
     {0},
 };
 
-/* Reads a whole file (owned, NUL-terminated): 0, or prints why and returns CLI_FAILED. */
-static int read_all(const char *path, char **out, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "databrain: %s: cannot open it\n", path);
-    return CLI_FAILED;
-  }
-  db_buf b = DB_BUF_INIT;
-  char chunk[65536];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) db_buf_append(&b, chunk, n);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    db_buf_free(&b);
-    fprintf(stderr, "databrain: %s: cannot read it\n", path);
-    return CLI_FAILED;
-  }
-  *len = b.len;
-  *out = db_buf_take(&b);
-  return 0;
-}
-
 static int run_scenario_load(cli_ctx *ctx, int argc, char **argv) {
   const cli_command *cmd = &cli_watch_commands[0];
   cli_option spec[] = {{0}};
   int first, rc = cli_parse(cmd, argc, argv, spec, &first);
   if (rc) return rc < 0 ? CLI_OK : rc;
   if (argc - first != 1) return cli_usage_error(cmd, "expected one FILE");
-  char *text;
-  size_t len;
-  if ((rc = read_all(argv[first], &text, &len))) return rc;
+  db_buf file = DB_BUF_INIT;
+  if ((rc = cli_read_file(argv[first], &file))) {
+    db_buf_free(&file);
+    return rc;
+  }
+  size_t len = file.len;
+  char *text = db_buf_take(&file);
   if ((rc = cli_open_catalog(ctx))) {
     db_free(text);
     return rc;

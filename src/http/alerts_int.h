@@ -2,7 +2,7 @@
  * h_events.c): its state and the operations that write through it. Internal to the HTTP module.
  *
  * Records kept in the store (store.h records):
- *   "rule", "scenario"  written through watch.h (records.c), by the service and by the command line
+ *   "alert_rule", "scenario"  written through watch.h (records.c), by the service and by the command line
  *   "alert"     one per alert (from pending to resolved or cleared): {"rule", "unit", "unit_name",
  *               "severity", "state", "pending_at", "pending_ms", "firing_at", "firing_ms", "resolved_at",
  *               "resolved_ms", "value", "message": {"vi", "en"}, "labels", "scenario", "acknowledged",

@@ -618,8 +618,9 @@ static json_t *webhook_body(json_t *in, db_diag *d, char secret_out[SECRET_MAX +
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(secret_out, SECRET_MAX + 1, raw, sizeof raw);
   }
-  return json_pack("{s:s,s:s,s:O,s:s?,s:I,s:I,s:I,s:b}", "url", url, "secret", secret ? secret : secret_out, "events",
-                   events ? events : json_pack("[s]", "alert.*"), "min_severity", sev, "max_attempts", (json_int_t)val[0],
+  return json_pack("{s:s,s:s,s:o,s:s?,s:I,s:I,s:I,s:b}", "url", url, "secret", secret ? secret : secret_out, "events",
+                   events ? json_incref(events) : json_pack("[s]", "alert.*"), "min_severity", sev, "max_attempts",
+                   (json_int_t)val[0],
                    "backoff_ms", (json_int_t)val[1], "max_backoff_ms", (json_int_t)val[2], "active",
                    !json_is_false(json_object_get(in, "active")));
 }

@@ -347,8 +347,9 @@ static int run_actions(db__alerts *a, db_store *s, const db_catalog *cat, db__sc
   return err;
 }
 
-/* One transition: its alert record, its event, its notifications and its scenario's actions. */
-static int handle(db__alerts *a, db_store *s, const db_catalog *cat, db_watch_transition *t) {
+/* One transition: its alert record, its event, its notifications and its scenario's actions. The event
+ * names the data batch that caused it (cause; NULL for the clock): its number and when it committed. */
+static int handle(db__alerts *a, db_store *s, const db_catalog *cat, db_watch_transition *t, const db_commit *cause) {
   db__scenario_slot *scen = scenario_of_rule(a, t->rule->code);
   int is_silenced = silenced(a, t->rule->code, t->unit_code, t->at_ms);
   int is_inhibited = inhibited(a, cat, t->rule->code, t->unit);
@@ -362,6 +363,10 @@ static int handle(db__alerts *a, db_store *s, const db_catalog *cat, db_watch_tr
   int notify = (t->change == DB_WC_FIRING || t->change == DB_WC_RESOLVED || t->change == DB_WC_REPEAT ||
                 t->change == DB_WC_STALE) && !is_silenced && !is_inhibited;
   json_t *body = transition_event(t, scen, is_silenced, is_inhibited);
+  if (cause) {
+    json_object_set_new(body, "batch", json_integer(cause->seq));
+    json_object_set_new(body, "batch_ms", json_integer(cause->time_ms));
+  }
   int64_t extra[64];
   size_t n_extra = 0;
   if (t->change == DB_WC_FIRING && scen) err = run_actions(a, s, cat, scen, t, extra, &n_extra);
@@ -371,11 +376,11 @@ static int handle(db__alerts *a, db_store *s, const db_catalog *cat, db_watch_tr
   return err;
 }
 
-/* Writes every transition of out in one transaction (the write lock held). */
-static void process(db__alerts *a, db_store *s, const db_catalog *cat, db_watch_out *out) {
+/* Writes every transition of out in one transaction (the write lock held); cause as for handle. */
+static void process(db__alerts *a, db_store *s, const db_catalog *cat, db_watch_out *out, const db_commit *cause) {
   if (!out->n) return;
   int err = db_store_begin(s, 0);
-  for (size_t i = 0; i < out->n && !err; i++) err = handle(a, s, cat, &out->items[i]);
+  for (size_t i = 0; i < out->n && !err; i++) err = handle(a, s, cat, &out->items[i], cause);
   if ((err = db__alerts_finish(a, s, err)))
     fprintf(stderr, "databrain serve: alerts: %s: %zu alert changes not recorded\n", db_strerror(err), out->n);
 }
@@ -612,7 +617,7 @@ static void on_committed(void *state, db_app *app, const db_commit *c) {
   pthread_mutex_lock(&a->lock);
   db_watch_on_commit(a->watch, &snap->cat, v, dv, c->changes, c->n_changes, c->time_ms ? c->time_ms : db_now_ms(),
                      &out, &d);
-  process(a, app->writer, &snap->cat, &out);
+  process(a, app->writer, &snap->cat, &out, c);
   pthread_mutex_unlock(&a->lock);
   if (d.count) fprintf(stderr, "databrain serve: alerts: %s\n", d.items[0].message);
   db_diag_free(&d);
@@ -681,7 +686,7 @@ static void on_tick(void *state, db_app *app, int64_t now_ms) {
   db_watch_out out = {0};
   pthread_mutex_lock(&a->lock);
   db_watch_tick(a->watch, &snap->cat, now_ms, &out);
-  process(a, s, &snap->cat, &out);
+  process(a, s, &snap->cat, &out, NULL);
   escalation e = {a, s, now_ms, 0};
   if (db_store_begin(s, 0) == 0) {
     db_watch_each_active(a->watch, escalate_one, &e);

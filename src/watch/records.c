@@ -1,7 +1,7 @@
-/* records.c - rules and scenarios as store records (watch.h): a rule is a record of kind "rule" keyed by
- * its code; a scenario a record of kind "scenario" keyed by its code, with the document and its activation
- * state. Both the server and the command line write them through here, so that a rule code is never taken
- * twice (by a rule and by a scenario's rule, or by two scenarios). */
+/* records.c - alert rules and scenarios as store records (watch.h): an alert rule is a record of kind
+ * "alert_rule" keyed by its code; a scenario a record of kind "scenario" keyed by its code, with the
+ * document and its activation state. Both the server and the command line write them through here, so
+ * that a rule code is never taken twice (by a rule and by a scenario's rule, or by two scenarios). */
 #include <jansson.h>
 #include <string.h>
 

@@ -272,12 +272,12 @@ void db_scenario_free(db_scenario *s); /* NULL is a no-op */
 size_t db_scenario_actions_for(const db_scenario *s, const char *rule, int change, size_t *idx, size_t max);
 
 /* ---- rules and scenarios in the store (records.c) ----
- * A rule is a record of kind "rule" keyed by its code (its canonical JSON); a scenario a record of kind
+ * A rule is a record of kind "alert_rule" keyed by its code (its canonical JSON); a scenario a record of kind
  * "scenario" keyed by its code: {"doc": <the document>, "active": bool, "activated_ms"...}. Writes happen in
  * the caller's open transaction, each with an audit record and a "rule.changed" or "scenario.changed"
  * event. A rule code is unique across rules and every scenario's rules: a clash is DB_ECONFLICT with the
  * problem at "$.code" or "$.rules[N].code". */
-#define DB_WATCH_RULE_KIND "rule"
+#define DB_WATCH_RULE_KIND "alert_rule"
 #define DB_WATCH_SCENARIO_KIND "scenario"
 #define DB_WATCH_ALERT_KIND "alert"
 

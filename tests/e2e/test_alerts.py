@@ -383,6 +383,9 @@ def test_event_stream_filters_and_resumes(city):
     t.join(15)
     kinds = [(k, d["unit"]) for _, k, d in result["events"]]
     assert kinds == [("alert.pending", "AQ02"), ("alert.firing", "AQ02")]
+    # each names the data batch that caused it
+    batches = {d["batch"] for _, _, d in result["events"]}
+    assert len(batches) == 1 and all(d["batch_ms"] > 0 for _, _, d in result["events"])
     assert result["comments"][0] == ": heartbeat"
     first_id = result["events"][0][0]
     # resuming after the first event gives the rest, in order, with the same filter
@@ -568,3 +571,36 @@ def test_clock_escalation_staleness_and_restart(tmp_path):
         conn.close()
     finally:
         srv.stop()
+
+
+def test_command_line(tmp_path):
+    store = make_store(str(tmp_path), demo=True)
+    # the demo loaded the four scenarios: loading one again replaces it
+    r = run_cli(store, "scenario", "load", os.path.join(SCENARIOS, "dengue_outbreak.json"))
+    assert r.stdout == "scenario DENGUE replaced: 2 rules, 3 actions, 4 checklist steps\n"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"code": "X", "name": "x", "kind": "meeting", "panels": [{"title": "t", "indicators": ["NOPE"]}],
+                               "rules": [{"code": "AIR_PM25_HIGH", "condition": "PM25 > 1", "units": ["79"]}]}))
+    r = run_cli(store, "scenario", "load", str(bad), check=False)
+    assert r.returncode == 3 and r.stdout == ""
+    assert r.stderr.splitlines() == [str(bad) + ": $.panels[0].indicators[0]: unknown indicator 'NOPE'"]
+    bad.write_text(json.dumps({"code": "X", "name": "x", "kind": "meeting",
+                               "rules": [{"code": "AIR_PM25_HIGH", "condition": "PM25 > 1", "units": ["79"]}]}))
+    r = run_cli(store, "scenario", "load", str(bad), check=False)
+    assert r.returncode == 3
+    assert "$.rules[0].code: 'AIR_PM25_HIGH' is already the code of a rule of scenario AIR_POLLUTION" in r.stderr
+    assert run_cli(store, "scenario", "load", str(tmp_path / "missing.json"), check=False).returncode == 1
+    rules = list(csv.DictReader(run_cli(store, "rule", "list").stdout.splitlines()))
+    assert len(rules) == 10 and {r["scenario"] for r in rules} == {"AIR_POLLUTION", "FLOOD_RAIN", "DENGUE", "MONTHLY_MEETING"}
+    assert {r["code"]: (r["severity"], r["for"], r["keep_firing_for"]) for r in rules}["AIR_PM25_HIGH"] == ("warning", "3", "2")
+    # alerts written by a server are listed by the command line
+    with Server(store) as srv:
+        srv.post("/api/v1/data", "indicator,orgunit,period,value\n" + "".join(
+            "PM25,AQ06,2021-04-01T%02d:00,%d\n" % (h, 150) for h in range(3)),
+            headers={"Authorization": "Bearer " + srv.token("admin"), "Content-Type": "text/csv"})
+    out = run_cli(store, "alert", "list", "--state", "firing", "--unit", "AQ06").stdout.splitlines()
+    assert out[0] == "id,rule,unit,severity,state,pending_at,firing_at,ended_at"
+    assert sorted(line.split(",", 1)[1] for line in out[1:]) == [
+        "AIR_PM25_HIGH,AQ06,warning,firing,2021-04-01T00:00,2021-04-01T02:00,",
+        "AIR_PM25_VERY_HIGH,AQ06,critical,firing,2021-04-01T00:00,2021-04-01T01:00,"]
+    assert run_cli(store, "alert", "list", "--state", "loud", check=False).returncode == 2
