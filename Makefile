@@ -18,11 +18,14 @@ FUZZ_SECONDS ?= 30
 BENCH_SCALE  ?= 1.0
 JOBS       ?= $(shell nproc)
 
+# Debian's npm package, unless an npm came with the installed nodejs (NodeSource's bundles it and
+# conflicts with Debian's).
+NPM_DEPS   = nodejs $(if $(shell command -v npm 2>/dev/null),,npm)
 BUILD_DEPS = cmake make gcc pkg-config libsqlite3-dev libjansson-dev libcmocka-dev libsodium-dev \
-             libmicrohttpd-dev libcurl4-openssl-dev libxlsxwriter-dev nodejs npm
+             libmicrohttpd-dev libcurl4-openssl-dev libxlsxwriter-dev $(NPM_DEPS)
 TEST_DEPS  = python3 python3-pytest sqlite3 chromium
 FUZZ_DEPS  = clang libclang-rt-14-dev
-BENCH_DEPS = sqlite3 postgresql-15 nodejs npm python3 strace wrk curl
+BENCH_DEPS = sqlite3 postgresql-15 $(NPM_DEPS) python3 strace wrk curl
 
 .PHONY: all deps test-deps demo test test-asan fuzz bench clean
 
