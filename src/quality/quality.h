@@ -200,9 +200,11 @@ int db_outlier_season(db_period_type t);
 
 /* Robust z-scores of x[0..n) (NAN = missing) against a seasonal model: a trend (the running median over
  * one season, centred), a seasonal profile (the median detrended value at each position of the season)
- * and the residuals left; z[i] = 0.6745 * (r[i] - median(r)) / MAD(r), with the mean absolute deviation
- * (times 1.2533) standing in for a MAD of 0, and 0 where both are 0. z[i] is NAN where x[i] is missing.
- * Returns how many |z| exceed threshold (3.5 is customary). Needs at least 6 values present, and two
+ * and the residuals left; z[i] = 0.6745 * (r[i] - median(r)) / MAD(r), the median and MAD taken without the
+ * residuals that are 0 by construction (the value that is its position's median, when the position has an
+ * odd number of values), with the mean absolute deviation (times 1.2533) standing in for a MAD of 0, and 0
+ * where both are 0. z[i] is NAN where x[i] is missing, or where its position of the season has fewer than three values.
+ * Returns how many |z| exceed threshold (3.5 is customary). Needs at least 6 values present, and three
  * seasons of values when season > 1 (before that a seasonal swing cannot be told from an outlier); fewer
  * give all-NAN z and 0. */
 size_t db_outlier_scores(const double *x, size_t n, int season, double threshold, double *z);

@@ -437,9 +437,25 @@ static void test_outliers_respect_seasonality(void **state) {
   for (int t = 0; t < N; t += 12) assert_true(fabs(z[t]) < 3.5); /* the seasonal peaks are not flagged */
   /* without the season, the January peaks themselves look wrong */
   assert_true(db_outlier_scores(x, N, 1, 3.5, z) > 1);
-  /* too few values: nothing said */
+  /* too few values: nothing said; nor with fewer than three seasons */
   assert_int_equal(db_outlier_scores(x, 5, 12, 3.5, z), 0);
   assert_true(isnan(z[0]));
+  assert_int_equal(db_outlier_scores(x, 35, 12, 3.5, z), 0);
+  assert_true(isnan(z[31]));
+}
+
+/* Three years of a noisy monthly series with no wrong value: nothing is flagged (the middle of three
+ * Januaries is the January profile, and its residual, 0 by construction, does not shrink the scale); one
+ * keying error among them is. */
+static void test_outliers_leave_noise_alone(void **state) {
+  (void)state;
+  enum { N = 36 };
+  double x[N], z[N];
+  for (int t = 0; t < N; t++) x[t] = 1000 + 40 * sin(t * 2.3) + 25 * cos(t * 5.1);
+  assert_int_equal(db_outlier_scores(x, N, 12, 3.5, z), 0);
+  x[20] *= 1.5;
+  assert_int_equal(db_outlier_scores(x, N, 12, 3.5, z), 1);
+  assert_true(z[20] > 3.5);
 }
 
 static void test_unit_attribute_checks(void **state) {
@@ -483,6 +499,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rules_tolerance_and_fix, setup, teardown),
       cmocka_unit_test_setup_teardown(test_approval_locks_values, setup, teardown),
       cmocka_unit_test(test_outliers_respect_seasonality),
+      cmocka_unit_test(test_outliers_leave_noise_alone),
       cmocka_unit_test(test_unit_attribute_checks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
