@@ -165,10 +165,29 @@ test("a steward edits an indicator and a target; a bad target is refused with it
   }, { expected: [/status of 400/] });
 });
 
+test("a steward adds an alert rule on an indicator from the catalog; a rule naming an unknown indicator is refused",
+  async () => {
+    await as("steward", "/catalog?code=EXPORTS", async (page) => {
+      const rule = { code: "EXPORTS_LOW", name: "Xuất khẩu thấp", condition: "EXPORTS < 1", severity: "warning", for: 1,
+        units: ["79"] };
+      await page.selectOption('#rule-form select[name="kind"]', "alert");
+      await page.fill('#rule-form textarea[name="rule"]', JSON.stringify(rule));
+      await page.click("#rule-form button[type=submit]");
+      await page.waitForSelector('#rules-table td:text-is("EXPORTS_LOW")');
+      const stored = await (await page.request.get(`${server.base}/api/v1/rules/EXPORTS_LOW`)).json();
+      assert.equal(stored.condition, "EXPORTS < 1");
+      await page.fill('#rule-form textarea[name="rule"]', JSON.stringify({ ...rule, code: "BAD", condition: "NOPE > 1" }));
+      await page.click("#rule-form button[type=submit]");
+      assert.match(await page.locator("#rule-form .error").textContent(), /NOPE/);
+      assert.equal((await page.request.get(`${server.base}/api/v1/rules/BAD`)).status(), 404);
+    }, { expected: [/status of 400/] });
+  });
+
 test("an analyst sees no editing forms in the catalog", async () => {
   await as("analyst", "/catalog?code=EXPORTS", async (page) => {
     assert.equal(await page.locator("#indicator-form").count(), 0);
     assert.equal(await page.locator("#target-form").count(), 0);
+    assert.equal(await page.locator("#rule-form").count(), 0);
     const all = (await (await page.request.get(`${server.base}/api/v1/indicators`)).json()).indicators;
     assert.equal(await page.locator("#catalog-table tbody tr").count(), all.length);
   });

@@ -1,6 +1,7 @@
-// catalog.js - the indicator catalog: search, the metadata of each indicator and its targets; stewards
-// and admins (the roles that may PUT /api/v1/indicators/{code} and POST /api/v1/targets) also edit an
-// indicator's descriptive fields and add or change targets. A refused edit shows every problem the
+// catalog.js - the indicator catalog: search, the metadata of each indicator, its targets and the rules
+// that read it (alert rules and data validation rules); stewards and admins (the roles that may PUT
+// /api/v1/indicators/{code}, POST /api/v1/targets and the rules) also edit an indicator's descriptive
+// fields, add or change targets, and add or replace rules as JSON. A refused edit shows every problem the
 // server listed, with its JSON path; nothing is half-saved (the server applies all or nothing).
 import { api, get } from "../api.js";
 import { h, fill, select, errorBox } from "../dom.js";
@@ -34,7 +35,59 @@ export async function render(main, { params, seq }) {
     h("p", h("a", { href: `/indicator/${encodeURIComponent(ind.code)}` }, t("open_explorer"))),
     targetsTable(ind),
     can("PUT", "/api/v1/indicators/{code}") ? editForm(ind) : null,
-    can("POST", "/api/v1/targets") ? targetForm(ind) : null);
+    can("POST", "/api/v1/targets") ? targetForm(ind) : null,
+    await rulesPanel(ind));
+}
+
+/* Where each kind of rule lives, and what a new one looks like for an indicator. */
+const RULE_KINDS = {
+  alert: { path: "/api/v1/rules", text: (r) => r.condition, wrap: (r) => r,
+    template: (code) => ({ code: `${code}_HIGH`, name: "", condition: `${code} > 0`, severity: "warning", for: 1,
+      children_of: "79" }) },
+  check: { path: "/api/v1/quality/rules", text: (r) => r.formula, wrap: (r) => [r],
+    template: (code) => ({ code: `${code}_CHECK`, name: "", formula: `${code} >= 0`, tolerance: 0, importance: "warning" }) },
+};
+
+/** The alert and validation rules whose formula reads the indicator, and (stewards) a JSON editor that adds
+ * or replaces a rule by its code. */
+async function rulesPanel(ind) {
+  const kinds = Object.keys(RULE_KINDS).filter((k) => can("GET", RULE_KINDS[k].path));
+  if (!kinds.length) return null;
+  const reads = new RegExp(`\\b${ind.code}\\b`);
+  const lists = await Promise.all(kinds.map((k) => get(RULE_KINDS[k].path).then((b) => b.rules || [], () => [])));
+  const rows = kinds.flatMap((k, i) => lists[i].filter((r) => reads.test(RULE_KINDS[k].text(r) || ""))
+    .map((r) => h("tr", h("td", t(`rule_kind_${k}`)), h("td", r.code), h("td", r.name || ""), h("td", h("code", RULE_KINDS[k].text(r))))));
+  const table = rows.length ? h("table.data#rules-table", h("thead", h("tr", [t("kind"), t("code"), t("rule_name"), t("rule_condition")].map((c) => h("th", c)))),
+    h("tbody", rows)) : h("p.empty", t("no_rules"));
+  const editable = kinds.filter((k) => can("POST", RULE_KINDS[k].path));
+  return h("div", h("h3", t("rules_title")), table, editable.length ? ruleForm(ind, editable) : null);
+}
+
+function ruleForm(ind, kinds) {
+  const text = h("textarea", { name: "rule", rows: 8, spellcheck: "false" });
+  const kind = select(kinds.map((k) => [k, t(`rule_kind_${k}`)]), kinds[0], (k) => { text.value = JSON.stringify(RULE_KINDS[k].template(ind.code), null, 2); });
+  kind.name = "kind";
+  text.value = JSON.stringify(RULE_KINDS[kinds[0]].template(ind.code), null, 2);
+  const msg = h("div.msg", { role: "status" });
+  const form = h("form.edit#rule-form", h("h3", t("edit_rule")), h("label", t("kind"), kind), h("label", "JSON", text),
+    h("button", { type: "submit" }, t("save")), msg);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const k = kind.value;
+    let rule;
+    try {
+      rule = JSON.parse(text.value);
+    } catch (e) {
+      return fill(msg, h("div.error", `JSON: ${e.message}`));
+    }
+    try {
+      await api("POST", RULE_KINDS[k].path, RULE_KINDS[k].wrap(rule));
+      navigate(location.pathname + location.search);
+    } catch (e) {
+      fill(msg, errorBox(e));
+    }
+  });
+  return form;
 }
 
 function targetsTable(ind) {
