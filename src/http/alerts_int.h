@@ -94,13 +94,9 @@ int db__alerts_event(db__alerts *a, db_store *s, const char *kind, json_t *body,
  * commit's error. The write lock and the service's lock are the caller's to release. */
 int db__alerts_finish(db__alerts *a, db_store *s, int err);
 
-/* A webhook record's body into w (owned strings; db__webhook_free): 0 or DB_EINVAL. */
+/* Handlers' helpers (h_alerts.c). A webhook record's body into w (owned strings; db__webhook_free): 0 or DB_EINVAL. */
 int db__webhook_parse(int64_t id, const char *body, db__webhook *w);
 void db__webhook_free(db__webhook *w);
-
-/* Handlers' helpers (h_alerts.c). The request body as JSON (an object when `object`; "{}" when empty):
- * NULL when it answered 415 or 400. */
-json_t *db__alerts_body(db_req *r, db_resp *w, int object);
 /* Answers the problems of d (400, or 409 for DB_ECONFLICT, 404 for DB_ENOTFOUND), each located at the JSON
  * path its message starts with ("$.for: ..."). Returns 0. */
 int db__alerts_problems(db_resp *w, int err, const char *what, const db_diag *d);

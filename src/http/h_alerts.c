@@ -45,25 +45,6 @@ int db__alerts_problems(db_resp *w, int err, const char *what, const db_diag *d)
   return 0;
 }
 
-json_t *db__alerts_body(db_req *r, db_resp *w, int object) {
-  json_error_t je;
-  if (strcmp(r->content_type, "application/json") != 0 && r->body_len) {
-    db__h_problem(w, 415, "Content-Type", "the body must be application/json");
-    return NULL;
-  }
-  json_t *doc = json_loadb(r->body_len ? r->body : "{}", r->body_len ? r->body_len : 2, JSON_REJECT_DUPLICATES, &je);
-  if (!doc) {
-    db__h_problem(w, 400, "$", "not JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-    return NULL;
-  }
-  if (object && !json_is_object(doc)) {
-    json_decref(doc);
-    db__h_problem(w, 400, "$", "expected a JSON object");
-    return NULL;
-  }
-  return doc;
-}
-
 int db__alerts_answer(db_resp *w, int err, int created, json_t *out, const char *what, db_diag *d) {
   if (err == DB_EINVAL || err == DB_ECONFLICT) {
     db__alerts_problems(w, err, what, d);
@@ -171,7 +152,7 @@ int db_h_rules_list(db_req *r, db_resp *w) {
 
 int db_h_rules_put(db_req *r, db_resp *w) {
   db__alerts *a = db__alerts_of(r->app);
-  json_t *doc = db__alerts_body(r, w, 1);
+  json_t *doc = db__h_json_body(r, w, 1, "{}");
   if (!doc) return 0;
   db_diag d = DB_DIAG_INIT;
   db_watch_rule *rule = NULL;
@@ -366,7 +347,7 @@ static int decision(db_req *r, db_resp *w, decide_fn decide, int ok_status) {
   db__alerts *a = db__alerts_of(r->app);
   int64_t id;
   if (parse_id(r, w, &id) != 0) return 0;
-  json_t *body = db__alerts_body(r, w, 1);
+  json_t *body = db__h_json_body(r, w, 1, "{}");
   if (!body) return 0;
   db_store *s = db_app_write_begin(r->app);
   pthread_mutex_lock(&a->lock);
@@ -627,7 +608,7 @@ static json_t *webhook_body(json_t *in, db_diag *d, char secret_out[SECRET_MAX +
 
 int db_h_webhooks_put(db_req *r, db_resp *w) {
   db__alerts *a = db__alerts_of(r->app);
-  json_t *in = db__alerts_body(r, w, 1);
+  json_t *in = db__h_json_body(r, w, 1, "{}");
   if (!in) return 0;
   db_diag d = DB_DIAG_INIT;
   char secret[SECRET_MAX + 1];

@@ -62,14 +62,8 @@ static void read_login(json_t *doc, const char **name, const char **password, db
 }
 
 int db_h_login(db_req *r, db_resp *w) {
-  if (strcmp(r->content_type, "application/json") != 0)
-    return db__h_problem(w, 415, "Content-Type", "the body must be application/json, not '%s'",
-                         r->content_type[0] ? r->content_type : "(none)");
-  json_error_t jerr;
-  json_t *doc = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!doc)
-    return db__h_problem(w, 400, "$", "the body is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                         jerr.column);
+  json_t *doc = db__h_json_body(r, w, 0, NULL);
+  if (!doc) return 0;
   const char *name = NULL, *password = NULL;
   db_diag d = DB_DIAG_INIT;
   read_login(doc, &name, &password, &d);

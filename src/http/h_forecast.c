@@ -144,30 +144,19 @@ static void read_codes(const json_t *body, const char *field, int is_ind, const 
 
 int db_h_forecast_run(db_req *r, db_resp *w) {
   db_fc_service *s = db_app_service(r->app, DB_SVC_forecast);
-  json_t *body = NULL;
-  if (r->body_len) {
-    json_error_t jerr;
-    if (strcmp(r->content_type, "application/json") != 0)
-      return db__h_problem(w, 415, "Content-Type", "the body must be application/json, not '%s'", r->content_type);
-    body = json_loadb(r->body, r->body_len, 0, &jerr);
-    if (!body) return db__h_problem(w, 400, "$", "the body is not JSON: %s (line %d, column %d)", jerr.text,
-                                    jerr.line, jerr.column);
-  }
+  json_t *body = db__h_json_body(r, w, 1, "{}"); /* no body: every series */
+  if (!body) return 0;
   db_diag d = DB_DIAG_INIT;
   db_buf inds = DB_BUF_INIT, units = DB_BUF_INIT;
-  if (body && !json_is_object(body)) {
-    db_diag_add(&d, 0, 0, "$", DB_EINVAL, "must be an object {indicators, units}");
-  } else if (body) {
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) if (strcmp(key, "indicators") != 0 && strcmp(key, "units") != 0) {
-      char path[300];
-      snprintf(path, sizeof path, "$.%.250s", key);
-      db_diag_add(&d, 0, 0, path, DB_EINVAL, "unknown field (indicators, units)");
-    }
-    read_codes(body, "indicators", 1, r->cat, &inds, &d);
-    read_codes(body, "units", 0, r->cat, &units, &d);
+  const char *key;
+  json_t *v;
+  json_object_foreach(body, key, v) if (strcmp(key, "indicators") != 0 && strcmp(key, "units") != 0) {
+    char path[300];
+    snprintf(path, sizeof path, "$.%.250s", key);
+    db_diag_add(&d, 0, 0, path, DB_EINVAL, "unknown field (indicators, units)");
   }
+  read_codes(body, "indicators", 1, r->cat, &inds, &d);
+  read_codes(body, "units", 0, r->cat, &units, &d);
   json_decref(body);
   if (d.count) {
     db_resp_problem(w, 400, "Invalid forecast run", "the run was not started", &d);

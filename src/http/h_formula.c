@@ -73,14 +73,8 @@ static json_t *check_json(const db_formula *f, const db_diag *found) {
 }
 
 int db_h_formula_check(db_req *r, db_resp *w) {
-  if (strcmp(r->content_type, "application/json") != 0)
-    return db__h_problem(w, 415, "Content-Type", "the body must be application/json, not '%s'",
-                         r->content_type[0] ? r->content_type : "(none)");
-  json_error_t jerr;
-  json_t *doc = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!doc)
-    return db__h_problem(w, 400, "$", "the body is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                         jerr.column);
+  json_t *doc = db__h_json_body(r, w, 0, NULL);
+  if (!doc) return 0;
   const char *text = NULL;
   size_t len = 0;
   db_period_type periodicity = 0;

@@ -327,12 +327,8 @@ int db_h_approvals_list(db_req *r, db_resp *w) {
 }
 
 int db_h_approvals_post(db_req *r, db_resp *w) {
-  json_error_t je;
-  json_t *b = json_loadb(r->body, r->body_len, 0, &je);
-  if (!json_is_object(b)) {
-    json_decref(b);
-    return db__h_problem(w, 400, "$", "the body is a JSON object {group, orgunit, period, note}");
-  }
+  json_t *b = db__h_json_body(r, w, 1, NULL); /* {group, orgunit, period, note} */
+  if (!b) return 0;
   db_diag d = DB_DIAG_INIT;
   db_approval_result res;
   db_store *s = db_app_write_begin(r->app);

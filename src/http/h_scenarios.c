@@ -50,9 +50,8 @@ int db_h_scenarios_list(db_req *r, db_resp *w) {
 
 int db_h_scenarios_put(db_req *r, db_resp *w) {
   db__alerts *a = db__alerts_of(r->app);
-  json_t *doc = db__alerts_body(r, w, 1); /* checks the media type and the JSON syntax */
+  json_t *doc = db__h_json_body(r, w, 1, "{}"); /* checks the media type and the JSON syntax */
   if (!doc) return 0;
-  json_decref(doc);
   db_diag d = DB_DIAG_INIT;
   int created = 0;
   db_store *s = db_app_write_begin(r->app);
@@ -62,11 +61,10 @@ int db_h_scenarios_put(db_req *r, db_resp *w) {
   err = db__alerts_finish(a, s, err);
   json_t *out = NULL;
   if (!err) {
-    json_t *doc2 = json_loadb(r->body, r->body_len, 0, NULL);
-    db__scenario_slot *slot = find_slot(a, json_string_value(json_object_get(doc2, "code")));
+    db__scenario_slot *slot = find_slot(a, json_string_value(json_object_get(doc, "code")));
     out = slot ? slot_summary(slot) : json_object();
-    json_decref(doc2);
   }
+  json_decref(doc);
   pthread_mutex_unlock(&a->lock);
   db_app_write_end(r->app);
   return db__alerts_answer(w, err, created, out, "the scenario is not valid", &d);
@@ -88,7 +86,7 @@ int db_h_scenario_get(db_req *r, db_resp *w) {
 
 int db_h_scenario_activate(db_req *r, db_resp *w) {
   db__alerts *a = db__alerts_of(r->app);
-  json_t *body = db__alerts_body(r, w, 1);
+  json_t *body = db__h_json_body(r, w, 1, "{}");
   if (!body) return 0;
   json_t *active = json_object_get(body, "active"), *step = json_object_get(body, "step");
   const char *note = json_string_value(json_object_get(body, "note"));
@@ -245,7 +243,7 @@ static json_t *summarise(const db_scenario *sc, const db_watch_out *out, const d
 
 int db_h_scenario_simulate(db_req *r, db_resp *w) {
   db__alerts *a = db__alerts_of(r->app);
-  json_t *body = db__alerts_body(r, w, 1);
+  json_t *body = db__h_json_body(r, w, 1, "{}");
   if (!body) return 0;
   db_diag d = DB_DIAG_INIT;
   int64_t lo = 0, hi = 0, s2, e2;

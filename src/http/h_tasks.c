@@ -169,25 +169,6 @@ static int answer_failure(db_resp *w, int err, db_diag *d) {
   return 0;
 }
 
-/* A JSON body that must be an object: the object (owned), or NULL after answering 400/415. */
-static json_t *object_body(db_req *r, db_resp *w) {
-  const char *format = db__h_body_format(r, w);
-  if (!format) return NULL;
-  if (strcmp(format, "json") != 0) {
-    db__h_problem(w, 415, "Content-Type", "this route takes a JSON object");
-    return NULL;
-  }
-  json_error_t je;
-  json_t *o = json_loadb(r->body, r->body_len, 0, &je);
-  if (!json_is_object(o)) {
-    json_decref(o);
-    db__h_problem(w, 400, "$", o ? "the body must be a JSON object" : "not JSON: %s (line %d, column %d)", je.text,
-                  je.line, je.column);
-    return NULL;
-  }
-  return o;
-}
-
 /* Member `name` of o as a string (NULL when absent or null); a problem when of another type. */
 static const char *str_of(json_t *o, const char *name, db_diag *d) {
   json_t *v = json_object_get(o, name);
@@ -317,7 +298,7 @@ int db_h_directives_list(db_req *r, db_resp *w) {
 }
 
 int db_h_directives_post(db_req *r, db_resp *w) {
-  json_t *o = object_body(r, w);
+  json_t *o = db__h_json_body(r, w, 1, NULL);
   if (!o) return 0;
   db_diag d = DB_DIAG_INIT;
   only_members(o, "number date issuer title", &d);
@@ -498,7 +479,7 @@ int db_h_tasks_post(db_req *r, db_resp *w) {
     db_diag_free(&d);
     return err;
   }
-  json_t *o = object_body(r, w);
+  json_t *o = db__h_json_body(r, w, 1, NULL);
   if (!o) return 0;
   only_members(o, SPEC_MEMBERS, &d);
   db_task_spec spec;
@@ -680,7 +661,7 @@ int db_h_task_patch(db_req *r, db_resp *w) {
   db_task t;
   int err = read_task(r, w, r->store, id, &t);
   if (err) return err == 1 ? 0 : err;
-  json_t *o = object_body(r, w);
+  json_t *o = db__h_json_body(r, w, 1, NULL);
   if (!o) {
     db_task_free(&t);
     return 0;
@@ -765,7 +746,7 @@ int db_h_task_reports_post(db_req *r, db_resp *w) {
   int64_t id;
   int err = task_param(r, w, 1, &id);
   if (err) return err == 1 ? 0 : err;
-  json_t *o = object_body(r, w);
+  json_t *o = db__h_json_body(r, w, 1, NULL);
   if (!o) return 0;
   db_diag d = DB_DIAG_INIT;
   only_members(o, "percent text links files", &d);
@@ -865,7 +846,7 @@ int db_h_task_extensions_post(db_req *r, db_resp *w) {
   int64_t id;
   int err = task_param(r, w, 1, &id);
   if (err) return err == 1 ? 0 : err;
-  json_t *o = object_body(r, w);
+  json_t *o = db__h_json_body(r, w, 1, NULL);
   if (!o) return 0;
   db_diag d = DB_DIAG_INIT;
   only_members(o, "deadline reason", &d);
@@ -887,7 +868,7 @@ int db_h_task_extension_decide(db_req *r, db_resp *w) {
   if (id_param(r, w, &id)) return 0;
   if (db_parse_int64(r->params[1], strlen(r->params[1]), &n) != DB_OK || n < 0)
     return db__h_problem(w, 404, "n", "no extension '%s'", r->params[1]);
-  json_t *o = object_body(r, w);
+  json_t *o = db__h_json_body(r, w, 1, NULL);
   if (!o) return 0;
   db_diag d = DB_DIAG_INIT;
   only_members(o, "approve note", &d);

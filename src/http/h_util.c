@@ -24,6 +24,31 @@ const char *db__h_body_format(const db_req *r, db_resp *w) {
   return NULL;
 }
 
+json_t *db__h_json_body(const db_req *r, db_resp *w, int object, const char *empty) {
+  const char *text = r->body;
+  size_t len = r->body_len;
+  if (!len && empty) {
+    text = empty;
+    len = strlen(empty);
+  } else if (strcasecmp(r->content_type ? r->content_type : "", "application/json") != 0) {
+    db__h_problem(w, 415, "Content-Type", "the body must be application/json, not '%s'",
+                  r->content_type && *r->content_type ? r->content_type : "(none)");
+    return NULL;
+  }
+  json_error_t je;
+  json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  if (!doc) {
+    db__h_problem(w, 400, "$", "the body is not JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    return NULL;
+  }
+  if (object && !json_is_object(doc)) {
+    json_decref(doc);
+    db__h_problem(w, 400, "$", "the body must be a JSON object");
+    return NULL;
+  }
+  return doc;
+}
+
 /* The title of a problem status. */
 static const char *title_of(int status) {
   switch (status) {

@@ -1,5 +1,5 @@
-/* h_util.h - what the catalog and data handlers (h_catalog.c, h_data.c) share: who sees which
- * indicators, the format of a request body, one-problem answers, and answers written through a FILE.
+/* h_util.h - what the handlers share: who sees which indicators, the format of a request body, JSON
+ * bodies, one-problem answers, and answers written through a FILE.
  * Internal to the HTTP module (names db__h_*). Same rules as http.h: everything lives until the handler
  * returns; answers go into the db_resp. */
 #ifndef DB_HTTP_H_UTIL_H
@@ -19,6 +19,13 @@ int db__h_visible(const db_req *r, const db_indicator *ind);
 /* The format of the request body from its Content-Type: "json" (application/json) or "csv" (text/csv,
  * application/csv). Otherwise answers 415 and returns NULL. */
 const char *db__h_body_format(const db_req *r, db_resp *w);
+
+/* The request body as a JSON document: it must come as application/json (else 415) and parse, duplicate
+ * members refused (else 400 with the parser's line and column), and with `object` be a JSON object (else
+ * 400). An empty body stands for the text `empty` when that is not NULL ("{}" for a route whose body is
+ * optional), whatever its Content-Type. Returns the document (owned: json_decref), or NULL after
+ * answering. */
+json_t *db__h_json_body(const db_req *r, db_resp *w, int object, const char *empty);
 
 /* Answers a problem of `status` (400, 404, 409, 413, 415) with one error at `where` (a query parameter,
  * a path parameter or a JSON path). Returns 0, the handler's "answered". */

@@ -212,6 +212,14 @@ def test_approval_locks_and_audit(city):
     r = srv.post("/api/v1/approvals", {"group": "grp_a", "orgunit": "W1", "period": day(-1), "note": "checked"},
                  headers=h["AG1"])
     assert r.status == 403  # a reporter does not approve
+    # a body that is not a JSON object, or not JSON, is refused with where and why; nothing is approved
+    r = srv.post("/api/v1/approvals", "group=grp_a", headers={**h["steward"], "Content-Type": "text/plain"})
+    assert (r.status, r.problem()["errors"][0]["path"]) == (415, "Content-Type")
+    r = srv.post("/api/v1/approvals", [], headers=h["steward"])
+    assert (r.status, r.problem()["errors"]) == (400, [{"path": "$", "message": "the body must be a JSON object"}])
+    r = srv.post("/api/v1/approvals", '{"group": "grp_a",', headers={**h["steward"], "Content-Type": "application/json"})
+    assert r.status == 400 and r.problem()["errors"][0]["message"].startswith("the body is not JSON")
+    assert srv.get("/api/v1/approvals", headers=h["steward"]).json()["approvals"] == []
     r = srv.post("/api/v1/approvals", {"group": "grp_a", "orgunit": "W1", "period": day(-1), "note": "checked"},
                  headers=h["steward"])
     assert r.status == 201 and (r.json()["cells"], r.json()["changed"]) == (1, 1), r
