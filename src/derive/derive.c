@@ -152,28 +152,14 @@ void db_derive_set_targets(db_derive *e, const db_target *targets, size_t n) {
   pthread_mutex_unlock(&e->write);
 }
 
-typedef struct target_list {
-  db_target *items;
-  size_t n, cap;
-} target_list;
-
-static int collect_target(void *ctx, const db_target *t) {
-  target_list *l = ctx;
-  if (l->n == l->cap) {
-    l->cap = l->cap ? 2 * l->cap : 64;
-    l->items = db_realloc(l->items, l->cap * sizeof *l->items);
-  }
-  db_target_copy(&l->items[l->n++], t);
-  return 0;
-}
-
 int db_derive_load_targets(db_derive *e, db_store *s) {
-  target_list l = {0};
-  int rc = db_store_read_targets(s, NULL, collect_target, &l);
-  if (!rc) db_derive_set_targets(e, l.items, l.n);
-  for (size_t i = 0; i < l.n; i++) db_target_free(&l.items[i]);
-  db_free(l.items);
-  return rc;
+  db_target *targets;
+  size_t n;
+  int rc = db_store_load_targets(s, NULL, &targets, &n);
+  if (rc) return rc;
+  db_derive_set_targets(e, targets, n);
+  db_store_targets_free(targets, n);
+  return 0;
 }
 
 void db_derive_note_commit(db_derive *e, uint64_t version, const db_obs_row *rows, size_t n) {

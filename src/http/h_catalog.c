@@ -293,45 +293,37 @@ static const db_indicator *visible_indicator(db_req *r, db_resp *w, const char *
   return NULL;
 }
 
-typedef struct target_list {
-  const db_req *r;
-  const char *orgunit; /* only the targets of this unit; NULL = all */
-  db_target *items;
-  size_t n, cap;
-} target_list;
-
-/* Keeps a copy of the targets that pass the list's filters. */
-static int collect_target(void *ctx, const db_target *t) {
-  target_list *l = ctx;
-  if (l->orgunit && strcmp(t->orgunit, l->orgunit) != 0) return 0;
-  if (!db__h_visible(l->r, db_catalog_indicator(l->r->cat, t->indicator))) return 0;
-  if (l->n == l->cap) {
-    l->cap = l->cap ? l->cap * 2 : 64;
-    l->items = db_realloc(l->items, l->cap * sizeof *l->items);
+/* The targets of `indicator` (NULL = all) that the caller may see, only those of `orgunit` when it is not
+ * NULL: 0 with *out and *n (db_store_targets_free), or the store's error. */
+static int visible_targets(const db_req *r, const char *indicator, const char *orgunit, db_target **out,
+                           size_t *n) {
+  int rc = db_store_load_targets(r->store, indicator, out, n);
+  if (rc) return rc;
+  size_t kept = 0;
+  for (size_t i = 0; i < *n; i++) {
+    db_target *t = &(*out)[i];
+    if ((orgunit && strcmp(t->orgunit, orgunit) != 0) || !db__h_visible(r, db_catalog_indicator(r->cat, t->indicator)))
+      db_target_free(t);
+    else
+      (*out)[kept++] = *t;
   }
-  db_target_copy(&l->items[l->n++], t);
+  *n = kept;
   return 0;
-}
-
-static void target_list_free(target_list *l) {
-  for (size_t i = 0; i < l->n; i++) db_target_free(&l->items[i]);
-  db_free(l->items);
 }
 
 int db_h_indicator_get(db_req *r, db_resp *w) {
   const db_indicator *ind = visible_indicator(r, w, r->params[0], "code");
   if (!ind) return 0;
-  target_list targets = {r, NULL, NULL, 0, 0};
-  int rc = db_store_read_targets(r->store, ind->code, collect_target, &targets);
-  if (!rc) {
-    json_t *o = db_catalog_object_json("indicators", ind), *arr = json_array();
-    for (size_t i = 0; i < targets.n; i++)
-      json_array_append_new(arr, db_catalog_object_json("targets", &targets.items[i]));
-    json_object_set_new(o, "targets", arr);
-    db_resp_json(w, 200, o);
-  }
-  target_list_free(&targets);
-  return rc;
+  db_target *targets;
+  size_t n;
+  int rc = visible_targets(r, ind->code, NULL, &targets, &n);
+  if (rc) return rc;
+  json_t *o = db_catalog_object_json("indicators", ind), *arr = json_array();
+  for (size_t i = 0; i < n; i++) json_array_append_new(arr, db_catalog_object_json("targets", &targets[i]));
+  json_object_set_new(o, "targets", arr);
+  db_resp_json(w, 200, o);
+  db_store_targets_free(targets, n);
+  return 0;
 }
 
 int db_h_targets_list(db_req *r, db_resp *w) {
@@ -339,14 +331,14 @@ int db_h_targets_list(db_req *r, db_resp *w) {
   if (indicator && !visible_indicator(r, w, indicator, "indicator")) return 0;
   if (orgunit && !db_catalog_unit(r->cat, orgunit))
     return db__h_problem(w, 404, "orgunit", "unknown org unit '%s'", orgunit);
-  target_list targets = {r, orgunit, NULL, 0, 0};
-  int rc = db_store_read_targets(r->store, indicator, collect_target, &targets);
-  if (!rc) {
-    object_list l = {"targets", NULL, 0, 0};
-    for (size_t i = 0; i < targets.n; i++) list_push(&l, &targets.items[i]);
-    rc = answer_list(r, w, &l, NULL);
-  }
-  target_list_free(&targets);
+  db_target *targets;
+  size_t n;
+  int rc = visible_targets(r, indicator, orgunit, &targets, &n);
+  if (rc) return rc;
+  object_list l = {"targets", NULL, 0, 0};
+  for (size_t i = 0; i < n; i++) list_push(&l, &targets[i]);
+  rc = answer_list(r, w, &l, NULL);
+  db_store_targets_free(targets, n);
   return rc;
 }
 

@@ -1352,21 +1352,6 @@ int db_catalog_import_buffer(db_store *s, const char *kind, const char *data, si
 
 /* ---- export ---- */
 
-typedef struct target_list {
-  db_target *items;
-  size_t n, cap;
-} target_list;
-
-static int collect_target(void *ctx, const db_target *t) {
-  target_list *l = ctx;
-  if (l->n == l->cap) {
-    l->cap = l->cap ? l->cap * 2 : 64;
-    l->items = db_realloc(l->items, l->cap * sizeof *l->items);
-  }
-  db_target_copy(&l->items[l->n++], t);
-  return 0;
-}
-
 /* Appends field f of obj as a CSV cell (item: the dimension item of this row). */
 static void csv_cell(const field_def *f, const void *obj, size_t item, db_buf *b) {
   const void *p = field_cptr(obj, f);
@@ -1525,15 +1510,16 @@ int db_catalog_export(db_store *s, const char *kind, FILE *out, const char *form
   if (!json && (geometry || strcmp(format, "csv") != 0)) return DB_EINVAL;
   db_catalog cat;
   db_catalog_init(&cat);
-  target_list targets = {NULL, 0, 0};
+  db_target *targets = NULL;
+  size_t n_targets = 0;
   const void *items = NULL;
   const void **objs = NULL;
   size_t n = 0;
   int rc;
   if (k && !k->list) {
-    rc = db_store_read_targets(s, NULL, collect_target, &targets);
-    items = targets.items;
-    n = targets.n;
+    rc = db_store_load_targets(s, NULL, &targets, &n_targets);
+    items = targets;
+    n = n_targets;
   } else {
     rc = db_store_load_catalog(s, &cat);
     if (k) items = k->list(&cat, &n);
@@ -1554,8 +1540,7 @@ int db_catalog_export(db_store *s, const char *kind, FILE *out, const char *form
   if (fflush(out) != 0 || ferror(out)) rc = DB_EIO;
 done:
   db_free(objs);
-  for (size_t i = 0; i < targets.n; i++) db_target_free(&targets.items[i]);
-  db_free(targets.items);
+  db_store_targets_free(targets, n_targets);
   db_catalog_free(&cat);
   return rc;
 }

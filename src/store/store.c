@@ -108,6 +108,38 @@ int db_store_put_target(db_store *s, const db_target *t) { return s->ops->put_ta
 int db_store_read_targets(db_store *s, const char *indicator, db_target_cb cb, void *ctx) {
   return s->ops->read_targets(s, indicator, cb, ctx);
 }
+
+typedef struct target_list {
+  db_target *items;
+  size_t n, cap;
+} target_list;
+
+static int collect_target(void *ctx, const db_target *t) {
+  target_list *l = ctx;
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 64;
+    l->items = db_realloc(l->items, l->cap * sizeof *l->items);
+  }
+  db_target_copy(&l->items[l->n++], t);
+  return 0;
+}
+
+int db_store_load_targets(db_store *s, const char *indicator, db_target **out, size_t *n) {
+  target_list l = {0};
+  int rc = db_store_read_targets(s, indicator, collect_target, &l);
+  if (rc) {
+    db_store_targets_free(l.items, l.n);
+    l = (target_list){0};
+  }
+  *out = l.items;
+  *n = l.n;
+  return rc;
+}
+
+void db_store_targets_free(db_target *t, size_t n) {
+  for (size_t i = 0; i < n; i++) db_target_free(&t[i]);
+  db_free(t);
+}
 int db_store_delete_indicator(db_store *s, const char *code) { return s->ops->delete_indicator(s, code); }
 
 int db_store_read_series(db_store *s, db_series_cb cb, void *ctx) { return s->ops->read_series(s, cb, ctx); }

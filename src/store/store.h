@@ -269,6 +269,10 @@ int db_store_put_dimension(db_store *s, db_dimension *dim);
 int db_store_put_target(db_store *s, const db_target *t);
 /* Targets of one indicator (NULL = all), ordered by indicator, orgunit, period. */
 int db_store_read_targets(db_store *s, const char *indicator, db_target_cb cb, void *ctx);
+/* The same targets as copies: 0 with *out and *n (free with db_store_targets_free), or the store's error
+ * (nothing to free). */
+int db_store_load_targets(db_store *s, const char *indicator, db_target **out, size_t *n);
+void db_store_targets_free(db_target *t, size_t n);
 /* Deletes the indicator `code` and its targets, in the open transaction (DB_EINVAL outside one).
  * DB_ENOTFOUND when there is no such indicator; DB_ECONFLICT, with nothing deleted, when observations
  * were written for it (it has series: the data keeps it) or another indicator names it as its weight. */

@@ -523,6 +523,16 @@ static void test_targets(void **state) {
   assert_int_equal(db_store_read_targets(s, "POP", collect_target, &pop), 0);
   assert_int_equal(pop.n, 1);
   assert_string_equal(pop.text[0], all.text[2]);
+  /* the same as owned copies, valid after the scan */
+  db_target *copies;
+  size_t n;
+  assert_int_equal(db_store_load_targets(s, "CPI", &copies, &n), 0);
+  assert_int_equal(n, 2);
+  seen_targets cpi = {.n = 0};
+  for (size_t i = 0; i < n; i++) collect_target(&cpi, &copies[i]);
+  assert_string_equal(cpi.text[0], all.text[0]);
+  assert_string_equal(cpi.text[1], all.text[1]);
+  db_store_targets_free(copies, n);
 }
 
 static int collect_series(void *ctx, const db_series *se) {
