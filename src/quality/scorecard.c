@@ -49,7 +49,7 @@ int db_scorecards_ensure_catalog(db_store *s, const db_catalog *cat, int *change
     ind.description = "Computed by databrain from the reporting obligations: completeness, timeliness and "
                       "validity of the data owed, and their mean, the data-supply score.";
     rc = db_store_put_indicator(s, &ind);
-    *changed = 1;
+    if (!rc) *changed = 1;
   }
   return rc;
 }
